@@ -1,0 +1,99 @@
+"""From a :class:`~seco.config.DataConfig` to a dataset: pick the reader, the transform."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from seco.config import DataConfig
+from seco.data.cache import ensure_synthetic
+from seco.data.classes import COCO_CLASSES, VOC_CLASSES
+from seco.data.coco import read_coco
+from seco.data.dataset import SegDataset
+from seco.data.errors import DataError
+from seco.data.folder import read_folder
+from seco.data.records import Catalog
+from seco.data.synthetic import read_classes, read_cooccurrence
+from seco.data.transforms import EvalTransform, Transform, TrainTransform
+from seco.data.voc import read_voc
+
+__all__ = ["build_dataset", "build_transform", "fill_split", "read_catalog"]
+
+SYNTHETIC_LABELS = "class_labels.json"
+
+
+def build_transform(cfg: DataConfig, train: bool) -> Transform:
+    """The training augmentation (rescale, flip, padded crop) or plain normalisation."""
+    if train:
+        return TrainTransform(cfg.crop_size, cfg.scale_range, cfg.mean, cfg.std, cfg.ignore_index)
+    return EvalTransform(cfg.mean, cfg.std)
+
+
+def _root(cfg: DataConfig) -> Path:
+    if not cfg.root:
+        raise DataError(f"data.root is not set; format {cfg.format!r} needs the folder of the data set")
+    root = Path(cfg.root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"{root}: data set folder does not exist")
+    return root
+
+
+def fill_split(template: str, split: str) -> str:
+    """``template`` with every ``{split}`` replaced by the split name."""
+    return template.replace("{split}", split)
+
+
+def _under(root: Path, template: str, split: str) -> Path | None:
+    """``root/template`` with ``{split}`` filled in (absolute templates stay); None if empty."""
+    return root / fill_split(template, split) if template else None
+
+
+def _read_synthetic(cfg: DataConfig, split: str, train: bool) -> Catalog:
+    root = ensure_synthetic(cfg)
+    catalog = read_voc(
+        root, split, class_names=read_classes(root), require_labels=train, ignore_index=cfg.ignore_index,
+        labels_file=_under(root, cfg.labels_file or SYNTHETIC_LABELS, split),
+    )
+    return dataclasses.replace(catalog, cooccurrence=read_cooccurrence(root))
+
+
+def _read_files(cfg: DataConfig, split: str, train: bool) -> Catalog:
+    root = _root(cfg)
+    image_dir, mask_dir = fill_split(cfg.image_dir, split), fill_split(cfg.mask_dir, split)
+    labels_file = _under(root, cfg.labels_file, split)
+    if cfg.format == "coco" and cfg.annotations:
+        return read_coco(
+            root, annotations=root / fill_split(cfg.annotations, split), image_dir=image_dir,
+            class_names=cfg.class_names, require_labels=train, ignore_index=cfg.ignore_index,
+        )
+    if cfg.format in ("voc", "coco"):
+        defaults = VOC_CLASSES if cfg.format == "voc" else COCO_CLASSES
+        return read_voc(
+            root, split, class_names=cfg.class_names or list(defaults), image_dir=image_dir,
+            mask_dir=mask_dir, labels_file=labels_file, require_labels=train, ignore_index=cfg.ignore_index,
+        )
+    if cfg.format == "folder":
+        if labels_file is None:
+            raise DataError(f"{root}: format 'folder' needs data.labels_file (CSV or JSON of image labels)")
+        return read_folder(
+            root, labels_file=labels_file, class_names=cfg.class_names, image_dir=image_dir,
+            mask_dir=mask_dir, require_labels=train,
+        )
+    raise DataError(f"unknown data.format {cfg.format!r}; expected synthetic, voc, coco or folder")
+
+
+def read_catalog(cfg: DataConfig, split: str, train: bool) -> Catalog:
+    """The records and classes of ``split`` in the format ``cfg.format`` names.
+
+    ``train`` demands at least one foreground label per image. Co-occurrence
+    pairs come from the synthetic set itself or else from ``cfg.cooccurrence``.
+    """
+    if cfg.format == "synthetic":
+        return _read_synthetic(cfg, split, train)
+    catalog = _read_files(cfg, split, train)
+    return dataclasses.replace(catalog, cooccurrence=[(a, b) for a, b in cfg.cooccurrence])
+
+
+def build_dataset(cfg: DataConfig, split: str, train: bool) -> SegDataset:
+    """The dataset of ``split``: training transforms when ``train``, else normalisation only."""
+    return SegDataset(read_catalog(cfg, split, train), build_transform(cfg, train), cfg.ignore_index)

@@ -1,0 +1,32 @@
+"""Batching items whose images may differ in size."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["pad_collate"]
+
+
+def pad_collate(batch: Sequence[dict[str, Any]], ignore_index: int = 255) -> dict[str, Any]:
+    """Stack items; pad images (with 0) and masks (with ``ignore_index``) at the bottom and right.
+
+    Each item's ``size`` and ``crop_box`` stay as they were, so callers can cut
+    the padding off again.
+    """
+    height = max(item["image"].shape[-2] for item in batch)
+    width = max(item["image"].shape[-1] for item in batch)
+
+    def pad(tensor: torch.Tensor, value: float) -> torch.Tensor:
+        return F.pad(tensor, (0, width - tensor.shape[-1], 0, height - tensor.shape[-2]), value=value)
+
+    return {
+        "image": torch.stack([pad(item["image"], 0.0) for item in batch]),
+        "mask": torch.stack([pad(item["mask"], ignore_index) for item in batch]),
+        "labels": torch.stack([item["labels"] for item in batch]),
+        "crop_box": torch.stack([item["crop_box"] for item in batch]),
+        "size": torch.stack([item["size"] for item in batch]),
+        "name": [item["name"] for item in batch],
+    }

@@ -1,0 +1,92 @@
+"""The one dataset class every reader feeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from seco.data.files import check_class_ids, check_mask_size, read_image
+from seco.data.palette import voc_palette
+from seco.data.records import Catalog, Record
+from seco.data.transforms import Transform
+
+__all__ = ["SegDataset"]
+
+
+class SegDataset(Dataset):
+    """Images, multi-hot labels and masks of one split, transformed.
+
+    An item is a dict: ``image`` float32 ``(3, H, W)`` normalised; ``labels``
+    float32 ``(num_classes - 1,)`` multi-hot over foreground classes; ``mask``
+    int64 ``(H, W)`` with ``ignore_index`` where unknown (everywhere when the
+    image has no mask); ``crop_box`` int64 ``[y0, y1, x0, x1]`` of the image
+    content inside ``image``; ``name``; ``size`` int64 ``(h, w)`` of the original.
+    Masks are checked (size, class ids) when their item is loaded.
+    """
+
+    def __init__(self, catalog: Catalog, transform: Transform, ignore_index: int = 255) -> None:
+        self.catalog = catalog
+        self.transform = transform
+        self.ignore_index = ignore_index
+        self.palette = voc_palette()
+
+    @property
+    def root(self) -> Path:
+        return self.catalog.root
+
+    @property
+    def records(self) -> list[Record]:
+        return self.catalog.records
+
+    @property
+    def class_names(self) -> list[str]:
+        """Class names, background first."""
+        return self.catalog.class_names
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes including background."""
+        return len(self.catalog.class_names)
+
+    @property
+    def names(self) -> list[str]:
+        return [record.name for record in self.catalog.records]
+
+    @property
+    def cooccurrence(self) -> list[tuple[str, str]]:
+        """``(class, context or partner)`` pairs a report should examine."""
+        return self.catalog.cooccurrence
+
+    def __len__(self) -> int:
+        return len(self.catalog.records)
+
+    def load_mask(self, record: Record, image_hw: tuple[int, int]) -> np.ndarray:
+        """The record's checked mask, or all ignore when it has none."""
+        if record.mask is None:
+            return np.full(image_hw, self.ignore_index, dtype=np.int64)
+        mask = record.mask.load()
+        check_mask_size(mask, image_hw, record.mask.origin)
+        check_class_ids(mask, self.num_classes, self.ignore_index, record.mask.origin)
+        return mask
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        record = self.catalog.records[index]
+        pixels = read_image(record.image)
+        image_hw = (pixels.shape[0], pixels.shape[1])
+        mask = self.load_mask(record, image_hw)
+        labels = torch.zeros(self.num_classes - 1, dtype=torch.float32)
+        labels[[c - 1 for c in record.labels]] = 1.0
+        image = torch.from_numpy(pixels).permute(2, 0, 1)
+        image, mask_tensor, crop_box = self.transform(image, torch.from_numpy(mask))
+        return {
+            "image": image,
+            "labels": labels,
+            "mask": mask_tensor,
+            "crop_box": crop_box,
+            "name": record.name,
+            "size": torch.tensor(image_hw, dtype=torch.int64),
+        }

@@ -1,0 +1,60 @@
+"""What every reader produces: one record per image, gathered in a catalog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from seco.data.files import read_index_png
+
+__all__ = ["Catalog", "MaskSource", "PngMask", "Record"]
+
+
+class MaskSource(Protocol):
+    """Something that yields an image's class-index mask when asked."""
+
+    @property
+    def origin(self) -> str:
+        """The file (and entry) an error about this mask should name."""
+        ...
+
+    def load(self) -> np.ndarray:
+        """The ``(H, W)`` integer class-index mask."""
+        ...
+
+
+@dataclass(frozen=True)
+class PngMask:
+    """A mask stored as a palette or greyscale PNG of raw class indices."""
+
+    path: Path
+
+    @property
+    def origin(self) -> str:
+        return str(self.path)
+
+    def load(self) -> np.ndarray:
+        return read_index_png(self.path)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One image: where its pixels are, its foreground class ids and its mask, if any."""
+
+    name: str
+    image: Path
+    labels: tuple[int, ...]
+    mask: MaskSource | None = None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The records of one split plus what a dataset needs to know about its classes."""
+
+    root: Path
+    records: list[Record]
+    class_names: list[str]
+    cooccurrence: list[tuple[str, str]] = field(default_factory=list)

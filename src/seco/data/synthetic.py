@@ -1,0 +1,119 @@
+"""The synthetic co-occurrence benchmark on disk, in the PASCAL VOC layout.
+
+Layout written by :func:`make_synthetic`::
+
+    JPEGImages/<name>.jpg             images (JPEG quality 95)
+    SegmentationClass/<name>.png      palette PNG class masks (VOC palette)
+    ContextMasks/<name>.png           0 = none, k = k-th line of contexts.txt
+    ImageSets/Segmentation/{train,val}.txt
+    class_labels.json                 {name: [foreground class ids]}
+    classes.txt  contexts.txt         one name per line (classes: background first)
+    cooccurrence.json                 [[class, context or partner class], ...]
+    synthetic.json                    generator settings; written last, marks a complete set
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from seco.config import SyntheticConfig
+from seco.data.contexts import CONTEXTS
+from seco.data.errors import DataError
+from seco.data.files import read_index_png
+from seco.data.palette import voc_palette
+from seco.data.scenes import CLASSES, COOCCURRENCE, render_scene
+
+__all__ = [
+    "GENERATOR_VERSION",
+    "MARKER",
+    "make_synthetic",
+    "read_classes",
+    "read_context_mask",
+    "read_contexts",
+    "read_cooccurrence",
+    "settings",
+]
+
+GENERATOR_VERSION = 1
+MARKER = "synthetic.json"
+SPLITS = ("train", "val")
+
+
+def settings(cfg: SyntheticConfig) -> dict[str, Any]:
+    """Everything the generated files depend on: the config plus the generator version."""
+    return {"generator_version": GENERATOR_VERSION, **dataclasses.asdict(cfg)}
+
+
+def _index_png(values: np.ndarray, palette: bytes | None) -> Image.Image:
+    img = Image.frombytes("P" if palette else "L", (values.shape[1], values.shape[0]), values.tobytes())
+    if palette:
+        img.putpalette(palette)
+    return img
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def make_synthetic(out: Path, cfg: SyntheticConfig) -> Path:
+    """Generate the benchmark into ``out`` (created if needed); returns ``out``.
+
+    Image ``i`` of split ``s`` is drawn from ``numpy.random.default_rng([seed, s, i])``,
+    so the same settings give byte-identical files.
+    """
+    out = Path(out)
+    folders = {key: out / key for key in ("JPEGImages", "SegmentationClass", "ContextMasks")}
+    for folder in (*folders.values(), out / "ImageSets" / "Segmentation"):
+        folder.mkdir(parents=True, exist_ok=True)
+    palette = voc_palette().tobytes()
+    class_labels: dict[str, list[int]] = {}
+    for split_id, (split, count) in enumerate(zip(SPLITS, (cfg.n_train, cfg.n_val))):
+        names = [f"{split}_{i:05d}" for i in range(count)]
+        for i, name in enumerate(names):
+            canvas = render_scene(np.random.default_rng([cfg.seed, split_id, i]), cfg.image_size)
+            Image.fromarray(canvas.to_uint8()).save(folders["JPEGImages"] / f"{name}.jpg", quality=95)
+            _index_png(canvas.label, palette).save(folders["SegmentationClass"] / f"{name}.png")
+            _index_png(canvas.context, None).save(folders["ContextMasks"] / f"{name}.png")
+            class_labels[name] = [int(c) for c in np.unique(canvas.label) if c != 0]
+        (out / "ImageSets" / "Segmentation" / f"{split}.txt").write_text("".join(f"{n}\n" for n in names))
+    _write_json(out / "class_labels.json", class_labels)
+    (out / "classes.txt").write_text("".join(f"{c}\n" for c in CLASSES))
+    (out / "contexts.txt").write_text("".join(f"{c}\n" for c in CONTEXTS))
+    _write_json(out / "cooccurrence.json", [list(pair) for pair in COOCCURRENCE])
+    _write_json(out / MARKER, settings(cfg))
+    return out
+
+
+def _lines(path: Path) -> list[str]:
+    if not path.is_file():
+        raise DataError(f"{path}: file missing from the synthetic set")
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+def read_classes(root: Path) -> list[str]:
+    """Class names of a generated set, background first."""
+    return _lines(Path(root) / "classes.txt")
+
+
+def read_contexts(root: Path) -> list[str]:
+    """Context names of a generated set; context id ``k`` is entry ``k - 1``."""
+    return _lines(Path(root) / "contexts.txt")
+
+
+def read_cooccurrence(root: Path) -> list[tuple[str, str]]:
+    """The ``(class, context or partner)`` pairs a report should examine."""
+    path = Path(root) / "cooccurrence.json"
+    if not path.is_file():
+        raise DataError(f"{path}: file missing from the synthetic set")
+    return [(a, b) for a, b in json.loads(path.read_text())]
+
+
+def read_context_mask(root: Path, name: str) -> np.ndarray:
+    """The ``(H, W)`` context-id map of one image (0 where no context shows)."""
+    return read_index_png(Path(root) / "ContextMasks" / f"{name}.png")

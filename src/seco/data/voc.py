@@ -1,0 +1,75 @@
+"""Reader of the PASCAL VOC 2012 folder layout (also used for the synthetic set)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from seco.data.errors import DataError
+from seco.data.files import (
+    check_class_ids,
+    find_image,
+    image_index,
+    mask_labels,
+    read_index_png,
+    read_split_list,
+)
+from seco.data.labels import check_foreground, read_label_file, resolve_labels
+from seco.data.records import Catalog, PngMask, Record
+
+__all__ = ["read_voc"]
+
+
+def read_voc(
+    root: Path,
+    split: str,
+    *,
+    class_names: Sequence[str],
+    image_dir: str = "JPEGImages",
+    mask_dir: str = "SegmentationClass",
+    labels_file: Path | None = None,
+    require_labels: bool = False,
+    ignore_index: int = 255,
+) -> Catalog:
+    """Records of ``root/ImageSets/Segmentation/<split>.txt``.
+
+    Images live in ``root/<image_dir>`` and masks (optional when a labels file
+    is given) in ``root/<mask_dir>/<name>.png``. Image-level labels come from
+    ``labels_file`` or, without one, from the classes present in each mask
+    (read now).
+
+    Raises:
+        DataError: missing split list, an entry without image, an unknown label,
+            an empty label list when ``require_labels``.
+    """
+    list_path = root / "ImageSets" / "Segmentation" / f"{split}.txt"
+    names = read_split_list(list_path)
+    image_folder = root / image_dir
+    images = image_index(image_folder)
+    mask_folder = root / mask_dir
+    table = read_label_file(labels_file) if labels_file is not None else None
+    records = []
+    for name in names:
+        image = find_image(images, name, list_path, image_folder)
+        mask_path = mask_folder / f"{name}.png"
+        mask = PngMask(mask_path) if mask_path.is_file() else None
+        if table is not None:
+            if name not in table:
+                raise DataError(f"{labels_file}: no labels for image {name!r} listed in {list_path}")
+            origin = f"{labels_file}: entry {name!r}"
+            labels = resolve_labels(table[name], class_names, origin)
+        else:
+            origin = str(mask_path)
+            labels = _labels_from_mask(mask_path, len(class_names), ignore_index)
+        if require_labels:
+            check_foreground(labels, origin)
+        records.append(Record(name, image, labels, mask))
+    return Catalog(root=root, records=records, class_names=list(class_names))
+
+
+def _labels_from_mask(mask_path: Path, num_classes: int, ignore_index: int) -> tuple[int, ...]:
+    if not mask_path.is_file():
+        raise DataError(f"{mask_path}: mask file missing and no labels file gives the image's labels")
+    mask = read_index_png(mask_path)
+    check_class_ids(mask, num_classes, ignore_index, str(mask_path))
+    return mask_labels(mask, ignore_index)

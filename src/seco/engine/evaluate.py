@@ -1,0 +1,151 @@
+"""Evaluation: CAMs, pseudo masks and segmentation, each with and without CRF.
+
+Predictions are batched on the device; metrics come from one confusion
+matrix per output whose size is the data set's class count. With
+``crf=True`` every output is also refined by a dense CRF in worker
+processes: the items stream through a bounded window, so at most a few
+probability maps exist at once and nothing float is written to disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Subset
+from tqdm.auto import tqdm
+
+from seco.config import Config
+from seco.data import SegDataset, build_dataset, denormalize, pad_collate, read_context_mask, read_contexts
+from seco.engine import dist
+from seco.engine.crf import CRFPool
+from seco.engine.inference import predict_scores
+from seco.method.par import PAR
+from seco.model import SeCoNet
+from seco.report.metrics import ConfusionMatrix, ContextFalsePositives, cooccurrence_table, segmentation_metrics
+from seco.report.plots import CamSample
+
+__all__ = ["Evaluation", "evaluate"]
+
+
+@dataclass
+class Evaluation:
+    """Metrics of one split: ``document`` is the metrics.json content."""
+
+    document: dict[str, Any]
+    samples: list[CamSample] = field(default_factory=list)
+
+
+@dataclass
+class _Accumulators:
+    matrices: dict[str, ConfusionMatrix]
+    contexts: dict[str, ContextFalsePositives]
+
+
+def _shard(dataset: SegDataset, max_images: int) -> Subset:
+    count = len(dataset) if max_images <= 0 else min(max_images, len(dataset))
+    return Subset(dataset, list(range(dist.rank(), count, dist.world_size())))
+
+
+def _context_names(dataset: SegDataset) -> list[str] | None:
+    root = dataset.root
+    if not (root / "ContextMasks").is_dir():
+        return None
+    return ["none", *read_contexts(root)]
+
+
+def evaluate(net: SeCoNet, cfg: Config, split: str, outputs: tuple[str, ...] = ("cam", "mask", "seg"),
+             crf: bool = False, max_images: int = 0, num_samples: int = 0, progress: bool = True) -> Evaluation:
+    """Evaluate ``outputs`` on ``split``; CRF variants are named ``<output>_crf``."""
+    dataset = build_dataset(cfg.data, split, train=False)
+    device = next(net.parameters()).device
+    names = list(dataset.class_names)
+    contexts = _context_names(dataset)
+    blocks = [*outputs, *(f"{o}_crf" for o in outputs if crf)]
+    acc = _Accumulators(
+        matrices={b: ConfusionMatrix(dataset.num_classes, cfg.data.ignore_index, device="cpu") for b in blocks},
+        contexts={b: ContextFalsePositives(dataset.num_classes, len(contexts)) for b in blocks} if contexts else {},
+    )
+    loader = DataLoader(_shard(dataset, max_images), batch_size=cfg.eval.batch_size, collate_fn=pad_collate,
+                        num_workers=cfg.data.num_workers)
+    par = PAR(list(cfg.method.par.dilations), cfg.method.par.num_iter, cfg.method.par.w1,
+              cfg.method.par.w2).to(device) if cfg.method.par.enabled else None
+    samples: list[CamSample] = []
+    net.eval()
+    stream = _predictions(net, loader, par, cfg, outputs, acc, dataset, samples, num_samples,
+                          tqdm(total=len(loader), desc=f"evaluate {split}", disable=not progress, dynamic_ncols=True))
+    if crf:
+        with CRFPool(workers=cfg.eval.crf_workers) as pool:
+            for (block, gt, context), labels in pool.imap(stream):
+                _count(acc, block, labels, gt, context)
+    else:
+        for _ in stream:
+            pass
+    for block in blocks:
+        acc.matrices[block].all_reduce_()
+    results = {b: segmentation_metrics(acc.matrices[b].matrix, names) for b in blocks}
+    pairs = [tuple(p) for p in dataset.cooccurrence]
+    document: dict[str, Any] = {"split": split, "results": results, "meta": {"images": len(loader.dataset)}}
+    if pairs:
+        document["cooccurrence"] = {
+            b: cooccurrence_table(results[b], pairs, _context_fp(acc, b, names, contexts)) for b in blocks
+        }
+    return Evaluation(document=document, samples=samples)
+
+
+def _context_fp(acc: _Accumulators, block: str, names: list[str], contexts: list[str] | None) -> Any:
+    if block not in acc.contexts or contexts is None:
+        return None
+    return acc.contexts[block].to_dict(names, contexts)
+
+
+def _count(acc: _Accumulators, block: str, pred: np.ndarray | torch.Tensor, gt: np.ndarray,
+           context: np.ndarray | None) -> None:
+    acc.matrices[block].update(pred, gt)
+    if context is not None and block in acc.contexts:
+        acc.contexts[block].update(pred, gt, context)
+
+
+def _predictions(net: SeCoNet, loader: DataLoader, par: PAR | None, cfg: Config, outputs: tuple[str, ...],
+                 acc: _Accumulators, dataset: SegDataset, samples: list[CamSample], num_samples: int,
+                 bar: tqdm) -> Iterator[tuple[tuple[str, np.ndarray, np.ndarray | None], np.ndarray, np.ndarray]]:
+    """Count plain predictions; yield ``((block, gt, context), rgb, probs)`` CRF items."""
+    device = next(net.parameters()).device
+    has_contexts = bool(acc.contexts)
+    for batch in loader:
+        images = batch["image"].to(device)
+        labels = batch["labels"].to(device)
+        rgb = denormalize(images, cfg.data.mean, cfg.data.std)
+        scores = predict_scores(net, images, labels, rgb, par, cfg, outputs)
+        rgb8 = (rgb * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+        for i, name in enumerate(batch["name"]):
+            h, w = batch["size"][i].tolist()
+            gt = batch["mask"][i, :h, :w].numpy()
+            context = read_context_mask(dataset.root, name) if has_contexts else None
+            per_output = {o: s[i, :, :h, :w].float() for o, s in scores.items()}
+            preds = {o: p.argmax(0).cpu() for o, p in per_output.items()}
+            for output, pred in preds.items():
+                _count(acc, output, pred, gt, context)
+            if len(samples) < num_samples:
+                samples.append(_sample(rgb8[i, :h, :w], gt, preds, per_output))
+            for output, probs in per_output.items():
+                if f"{output}_crf" in acc.matrices:
+                    normalised = probs / probs.sum(0, keepdim=True).clamp(min=1e-8)
+                    yield (f"{output}_crf", gt, context), rgb8[i, :h, :w], normalised.cpu().numpy()
+        bar.update(1)
+    bar.close()
+
+
+def _sample(rgb: np.ndarray, gt: np.ndarray, preds: dict[str, torch.Tensor],
+            scores: dict[str, torch.Tensor]) -> CamSample:
+    """An overlay sample: the image, its GT, the best available prediction and its class CAMs."""
+    best = next(o for o in ("seg", "mask", "cam") if o in preds)
+    cams = {}
+    if "cam" in scores:
+        cam = scores["cam"]
+        cams = {c: cam[c].cpu().numpy() for c in range(1, cam.shape[0]) if float(cam[c].max()) > 0}
+    return CamSample(image=rgb, gt=gt, pred=preds[best].numpy(), cams=cams)
+

@@ -1,0 +1,53 @@
+"""Export pseudo masks (CAM + PAR) in the VOC layout for a second-stage segmenter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from seco.data import build_dataset, denormalize, pad_collate, voc_palette
+from seco.engine.inference import predict_scores
+from seco.engine.restore import Trained
+from seco.method.par import PAR
+
+__all__ = ["export_masks"]
+
+
+@torch.no_grad()
+def export_masks(trained: Trained, split: str, out: Path, progress: bool = True) -> int:
+    """Write ``out/SegmentationClass/<name>.png`` (palette) and ``out/ImageSets/Segmentation/<split>.txt``.
+
+    The masks are the "mask" output of :mod:`seco.engine.inference`: CAM
+    scores with the background threshold, refined by PAR. Returns the count.
+    """
+    cfg, net = trained.cfg, trained.net
+    dataset = build_dataset(cfg.data, split, train=False)
+    device = next(net.parameters()).device
+    par_cfg = cfg.method.par
+    par = PAR(list(par_cfg.dilations), par_cfg.num_iter, par_cfg.w1, par_cfg.w2).to(device) if par_cfg.enabled else None
+    masks_dir = out / "SegmentationClass"
+    masks_dir.mkdir(parents=True, exist_ok=True)
+    palette = voc_palette(256).flatten().tolist()
+    loader = DataLoader(dataset, batch_size=cfg.eval.batch_size, collate_fn=pad_collate,
+                        num_workers=cfg.data.num_workers)
+    names = []
+    for batch in tqdm(loader, desc=f"export {split}", disable=not progress, dynamic_ncols=True):
+        images = batch["image"].to(device)
+        rgb = denormalize(images, cfg.data.mean, cfg.data.std)
+        probs = predict_scores(net, images, batch["labels"].to(device), rgb, par, cfg, ("mask",))["mask"]
+        labels = probs.argmax(1).byte().cpu().numpy()
+        for i, name in enumerate(batch["name"]):
+            h, w = batch["size"][i].tolist()
+            image = Image.fromarray(np.ascontiguousarray(labels[i, :h, :w]), mode="P")
+            image.putpalette(palette)
+            image.save(masks_dir / f"{name}.png")
+            names.append(name)
+    lists = out / "ImageSets" / "Segmentation"
+    lists.mkdir(parents=True, exist_ok=True)
+    (lists / f"{split}.txt").write_text("".join(f"{n}\n" for n in names))
+    return len(names)

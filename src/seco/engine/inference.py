@@ -1,0 +1,81 @@
+"""Batched inference of the three outputs the paper reports.
+
+* ``cam``: multi-scale, flipped CAMs with a constant background score
+  (``method.cam.bkg_thr``): the paper's "CAM" column;
+* ``mask``: the same scores refined by PAR: the pseudo masks a second-stage
+  segmenter would train on (the "Mask" column);
+* ``seg``: the segmentation head at ``eval.seg_scales`` with flips, logits
+  summed over flips and max-combined over scales (the "Val"/"Test" columns).
+
+Each returns class scores (B, C, H, W) at the input size whose argmax is the
+prediction and whose channel-normalised values feed the dense CRF.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from seco.config import Config
+from seco.method.cam import multiscale_cams
+from seco.method.par import PAR
+from seco.method.pseudo_labels import refine_scores, with_background
+from seco.model import SeCoNet
+
+__all__ = ["OUTPUTS", "cam_scores", "predict_scores", "seg_scores"]
+
+OUTPUTS = ("cam", "mask", "seg")
+
+
+@torch.no_grad()
+def cam_scores(net: SeCoNet, images: Tensor, labels: Tensor, cfg: Config) -> Tensor:
+    """(B, K+1, H, W): background score ``bkg_thr`` then the normalised final CAMs."""
+    cam, _ = multiscale_cams(net.cams, images, labels, list(cfg.method.cam.scales), cfg.method.cam.flip,
+                             images.shape[-2:])
+    return with_background(cam, cfg.method.cam.bkg_thr)
+
+
+@torch.no_grad()
+def seg_scores(net: SeCoNet, images: Tensor, scales: list[float], flip: bool) -> Tensor:
+    """(B, K+1, H, W) softmax of segmentation logits: flips summed, scales max-combined."""
+    size = images.shape[-2:]
+    combined = None
+    for scale in scales:
+        x = images if scale == 1.0 else F.interpolate(images, scale_factor=scale, mode="bilinear",
+                                                      align_corners=False)
+        if flip:
+            x = torch.cat([x, x.flip(-1)])
+        logits = F.interpolate(net.segment(x), size=size, mode="bilinear", align_corners=False)
+        if flip:
+            plain, mirrored = logits.chunk(2)
+            logits = plain + mirrored.flip(-1)
+        combined = logits if combined is None else torch.maximum(combined, logits)
+    assert combined is not None
+    return combined.softmax(1)
+
+
+@torch.no_grad()
+def predict_scores(net: SeCoNet, images: Tensor, labels: Tensor | None, rgb: Tensor, par: PAR | None,
+                   cfg: Config, outputs: tuple[str, ...]) -> dict[str, Tensor]:
+    """The requested outputs for one batch; ``cam`` and ``mask`` need image labels.
+
+    ``mask`` refines the CAM scores with PAR (classes absent from ``labels``
+    excluded), so asking for both computes the CAMs once.
+    """
+    unknown = set(outputs) - set(OUTPUTS)
+    if unknown:
+        raise ValueError(f"unknown output {sorted(unknown)}; choose from {', '.join(OUTPUTS)}")
+    result: dict[str, Tensor] = {}
+    if {"cam", "mask"} & set(outputs):
+        if labels is None:
+            raise ValueError("CAM and mask outputs need image-level labels")
+        cam = cam_scores(net, images, labels, cfg)
+        if "cam" in outputs:
+            result["cam"] = cam
+        if "mask" in outputs:
+            present = torch.cat([labels.new_ones(labels.shape[0], 1), labels], dim=1) > 0
+            result["mask"] = refine_scores(cam, rgb, present, par, cfg.method.par.downscale)
+    if "seg" in outputs:
+        result["seg"] = seg_scores(net, images, list(cfg.eval.seg_scales), cfg.eval.flip)
+    return result

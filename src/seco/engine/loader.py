@@ -1,0 +1,92 @@
+"""A resumable, seed-driven training stream.
+
+Every random choice of the input pipeline is a pure function of
+``(seed, epoch, index)``: the sampler draws each epoch's order from a
+generator derived from the seed and the epoch, and each item's augmentation
+runs in a forked RNG derived from the same triple. The stream is therefore
+identical whatever the number of workers or processes, and resuming at
+iteration ``i`` replays exactly the batches that follow ``i``. The global RNG
+of the training loop is never reseeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+__all__ = ["SeededItems", "TrainStream"]
+
+_MIX = (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
+
+
+def derive_seed(*parts: int) -> int:
+    """A 63-bit seed from integers (splitmix-style mixing)."""
+    value = 0
+    for part, mult in zip(parts, _MIX * (len(parts) // 3 + 1)):
+        value = ((value ^ (part & 0xFFFFFFFFFFFFFFFF)) * mult + 0x632BE59BD9B4E019) & 0xFFFFFFFFFFFFFFFF
+        value ^= value >> 31
+    return value & 0x7FFFFFFFFFFFFFFF
+
+
+class SeededItems(Dataset):
+    """Wrap a dataset so item ``(epoch, index)`` is augmented from its own derived seed."""
+
+    def __init__(self, dataset: Dataset, seed: int) -> None:
+        self.dataset = dataset
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        epoch, index = key
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(self.seed, epoch, index))
+            return self.dataset[index]
+
+
+class _EpochSampler(Sampler):
+    """Yields ``(epoch, index)`` keys of one process's share, from a start offset."""
+
+    def __init__(self, size: int, seed: int, epoch: int, start: int, rank: int, world: int) -> None:
+        self.size, self.seed, self.epoch, self.start, self.rank, self.world = size, seed, epoch, start, rank, world
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        gen = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch, 0x5EED))
+        order = torch.randperm(self.size, generator=gen)
+        share = order[self.rank :: self.world]
+        for index in share[self.start :].tolist():
+            yield self.epoch, index
+
+    def __len__(self) -> int:
+        return max(len(range(self.rank, self.size, self.world)) - self.start, 0)
+
+
+class TrainStream:
+    """An endless iterator of training batches that can start at any iteration."""
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, num_workers: int = 0,
+                 rank: int = 0, world: int = 1, collate_fn: Any = None) -> None:
+        self.items = SeededItems(dataset, seed)
+        per_process = len(range(rank, len(dataset), world))  # type: ignore[arg-type]
+        if per_process < batch_size:
+            raise ValueError(
+                f"the training set has {len(dataset)} images, fewer than one batch of {batch_size} per process"  # type: ignore[arg-type]
+            )
+        self.batch_size, self.seed, self.num_workers = batch_size, seed, num_workers
+        self.rank, self.world, self.collate_fn = rank, world, collate_fn
+        self.batches_per_epoch = per_process // batch_size
+
+    def iterate(self, start_iteration: int = 0) -> Iterator[Any]:
+        """Batches for iterations ``start_iteration, start_iteration + 1, ...``."""
+        epoch, offset = divmod(start_iteration, self.batches_per_epoch)
+        while True:
+            sampler = _EpochSampler(len(self.items), self.seed, epoch, offset * self.batch_size, self.rank, self.world)
+            loader = DataLoader(self.items, batch_size=self.batch_size, sampler=sampler, drop_last=True,
+                                num_workers=self.num_workers, collate_fn=self.collate_fn,
+                                persistent_workers=False, pin_memory=torch.cuda.is_available())
+            yield from loader
+            epoch, offset = epoch + 1, 0

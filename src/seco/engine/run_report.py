@@ -1,0 +1,52 @@
+"""Everything a finished evaluation leaves in its folder.
+
+metrics.json and report.md (same numbers), a grid of CAM overlays, per-class
+IoU bars, confusion-ratio bars, the prototype similarity heatmap (paper
+Fig. 5 right) and a t-SNE of the prototypes and class tokens (Fig. 5 left).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from seco.data import voc_palette
+from seco.engine.evaluate import Evaluation
+from seco.engine.restore import Trained
+from seco.report.plots import cam_grid, confusion_ratio_bars, per_class_iou_bars, prototype_similarity_heatmap
+from seco.report.report import write_report
+from seco.report.tables import BLOCK_TITLES, format_console_table
+
+__all__ = ["write_run_report"]
+
+
+def write_run_report(trained: Trained, evaluation: Evaluation, out_dir: Path) -> str:
+    """Write the report files into ``out_dir``; return the console table to print."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figures_dir = out_dir / "figures"
+    doc = evaluation.document
+    split = doc["split"]
+    figures: dict[str, Path] = {}
+    if evaluation.samples:
+        figures["CAM overlays"] = cam_grid(evaluation.samples, trained.class_names, voc_palette(256),
+                                           figures_dir / "cam_overlays.png", title=f"split: {split}")
+    for block, metrics in doc["results"].items():
+        figures[f"Per-class IoU, {block}"] = per_class_iou_bars(
+            metrics, figures_dir / f"iou_{block}.png", title=f"Per-class IoU, {block} (split: {split})")
+    figures["Confusion ratio FP/TP"] = confusion_ratio_bars(
+        doc["results"], figures_dir / "confusion_ratio.png", title=f"Confusion ratio FP/TP (split: {split})")
+    if len(trained.prototypes) >= 2:
+        names = list(trained.prototypes)
+        matrix = torch.stack([trained.prototypes[n] for n in names]).float().numpy()
+        figures["Prototype similarity"] = prototype_similarity_heatmap(
+            matrix, names, figures_dir / "prototype_similarity.png")
+    write_report(out_dir, doc, figures)
+    cooccurrence = doc.get("cooccurrence", {})
+    tables = [
+        format_console_table(metrics, BLOCK_TITLES.get(block, block), split, cooccurrence.get(block))
+        for block, metrics in doc["results"].items()
+    ]
+    return "\n".join(tables) + f"\nreport: {out_dir / 'report.md'}"
+
+

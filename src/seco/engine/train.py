@@ -1,0 +1,200 @@
+"""The training loop: schedule, AMP, DDP, logging, checkpoints and exact resume.
+
+One process on the CPU or one GPU needs no distributed setup; under
+``torchrun`` each process trains on its share of every epoch and gradients
+are averaged by DistributedDataParallel. The seed is set once, before the
+model is built; afterwards randomness comes from the seed-derived data stream
+and from one ``torch.Generator`` owned by the loop, both saved in checkpoints.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from seco import __version__
+from seco.config import Config, save_config, to_dict
+from seco.data import build_dataset
+from seco.engine import dist
+from seco.engine.checkpoint import LAST, latest_checkpoint, load_checkpoint, save_checkpoint
+from seco.engine.loader import TrainStream, derive_seed
+from seco.engine.logger import ScalarLogger
+from seco.engine.optim import WarmupPoly, build_optimizer
+from seco.method.step import SeCoState, StepOutput, seco_step
+from seco.model import SeCoNet, build_model
+
+__all__ = ["NonFiniteLossError", "TrainResult", "build_training", "train"]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; the message names the terms and images."""
+
+
+@dataclass
+class TrainResult:
+    """Where a finished run lives and how fast it went."""
+
+    run_dir: Path
+    checkpoint: Path
+    iterations: int
+    seconds: float
+    images_per_second: float
+
+
+@dataclass
+class Training:
+    """The objects of one training run (built by :func:`build_training`)."""
+
+    cfg: Config
+    device: torch.device
+    net: SeCoNet
+    state: SeCoState
+    optimizer: torch.optim.Optimizer
+    scheduler: WarmupPoly
+    generator: torch.Generator
+    class_names: list[str]
+    start_iteration: int = 0
+
+    def checkpoint(self, iteration: int) -> dict[str, Any]:
+        """Everything needed to resume at ``iteration`` exactly (weights_only-safe)."""
+        rng = {"torch": torch.get_rng_state(), "generator": self.generator.get_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return {
+            "model": self.net.state_dict(),
+            "state": self.state.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "iteration": iteration,
+            "rng": rng,
+            "config": to_dict(self.cfg),
+            "class_names": list(self.class_names),
+            "version": __version__,
+        }
+
+    def restore(self, ckpt: dict[str, Any]) -> None:
+        """Load a checkpoint written by :meth:`checkpoint` into these objects."""
+        self.net.load_state_dict(ckpt["model"])
+        self.state.load_state_dict(ckpt["state"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        self.generator.set_state(ckpt["rng"]["generator"])
+        if "cuda" in ckpt["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+        self.start_iteration = int(ckpt["iteration"])
+
+
+def _set_threads(threads: int) -> None:
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
+def build_training(cfg: Config, device: torch.device, num_classes: int, class_names: list[str]) -> Training:
+    """Seed once, then build the model, the SeCo state, the optimizer and the generator."""
+    torch.manual_seed(cfg.seed)
+    net = build_model(cfg.model, num_classes).to(device)
+    state = SeCoState(net, cfg.method).to(device)
+    tr = cfg.train
+    optimizer = build_optimizer(net.param_groups(tr.lr, tr.head_lr_mult, tr.weight_decay), tr.betas)
+    scheduler = WarmupPoly(optimizer, tr.iterations, tr.warmup_iters, tr.warmup_ratio, tr.poly_power)
+    generator = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, dist.rank(), 0x7A6))
+    return Training(cfg, device, net, state, optimizer, scheduler, generator, class_names)
+
+
+def train(cfg: Config, resume: bool = True, progress: bool = True) -> TrainResult:
+    """Train SeCo (or an ablation) as configured; resume from ``out_dir/last.pt`` if present."""
+    _set_threads(cfg.train.threads)
+    device = dist.init_distributed(cfg.train.device)
+    run_dir = Path(cfg.out_dir)
+    dataset = build_dataset(cfg.data, cfg.data.train_split, train=True)
+    run = build_training(cfg, device, dataset.num_classes, list(dataset.class_names))
+    if dist.is_main():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml")
+    last = latest_checkpoint(run_dir) if resume else None
+    if last is not None:
+        run.restore(load_checkpoint(last, map_location=device))
+    stream = TrainStream(dataset, cfg.train.batch_size, cfg.seed, cfg.data.num_workers, dist.rank(),
+                         dist.world_size())
+    net: torch.nn.Module = run.net
+    if dist.world_size() > 1:
+        net = DistributedDataParallel(run.net, device_ids=[device.index] if device.type == "cuda" else None,
+                                      find_unused_parameters=True)
+    logger = ScalarLogger(run_dir / "tb" if dist.is_main() else None)
+    try:
+        seconds, done = _loop(run, net, stream, logger, progress and dist.is_main())
+    finally:
+        logger.close()
+    images = done * cfg.train.batch_size * dist.world_size()
+    return TrainResult(run_dir, run_dir / LAST, cfg.train.iterations, seconds, images / max(seconds, 1e-9))
+
+
+def _loop(run: Training, net: torch.nn.Module, stream: TrainStream, logger: ScalarLogger,
+          progress: bool) -> tuple[float, int]:
+    cfg, device = run.cfg, run.device
+    tr = cfg.train
+    mean = torch.tensor(cfg.data.mean, device=device)
+    std = torch.tensor(cfg.data.std, device=device)
+    amp = tr.amp and device.type == "cuda"
+    run.net.train()
+    run.state.train()
+    bar = tqdm(total=tr.iterations, initial=run.start_iteration, disable=not progress, desc="train",
+               dynamic_ncols=True)
+    start = time.perf_counter()
+    batches = stream.iterate(run.start_iteration)
+    iteration = run.start_iteration
+    for iteration in range(run.start_iteration, tr.iterations):
+        batch = _to_device(next(batches), device)
+        lr_factor = run.scheduler.step_to(iteration)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            out = seco_step(net, run.state, batch, iteration, cfg.method, mean, std, run.generator)
+        _check_finite(out, iteration, batch["name"])
+        run.optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        if tr.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(run.net.parameters(), tr.grad_clip)
+        run.optimizer.step()
+        run.state.after_step(run.net)
+        done = iteration + 1 - run.start_iteration
+        rate = done * tr.batch_size / (time.perf_counter() - start)
+        bar.update(1)
+        bar.set_postfix(loss=f"{out.loss.item():.3f}", img_s=f"{rate:.1f}")
+        if iteration % tr.log_every == 0 or iteration + 1 == tr.iterations:
+            _log(logger, run, out, iteration, lr_factor * tr.lr, rate)
+        if dist.is_main() and ((iteration + 1) % tr.ckpt_every == 0 or iteration + 1 == tr.iterations):
+            save_checkpoint(run.checkpoint(iteration + 1), Path(cfg.out_dir) / LAST)
+    bar.close()
+    dist.barrier()
+    return time.perf_counter() - start, iteration + 1 - run.start_iteration
+
+
+def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+def _check_finite(out: StepOutput, iteration: int, names: list[str]) -> None:
+    if math.isfinite(out.loss.item()):
+        return
+    terms = ", ".join(f"{k}={v.item():.4g}" for k, v in out.terms.items())
+    raise NonFiniteLossError(
+        f"non-finite loss at iteration {iteration} ({terms}) on images {', '.join(names)}; "
+        "the last checkpoint is intact, resume from it after fixing the cause (lower train.lr, or "
+        "check these images and their labels)"
+    )
+
+
+def _log(logger: ScalarLogger, run: Training, out: StepOutput, iteration: int, lr: float, rate: float) -> None:
+    scalars = {"loss/total": out.loss.item(), "train/lr": lr, "train/images_per_s": rate}
+    scalars.update({f"loss/{k}": v.item() for k, v in out.terms.items()})
+    scalars.update({f"stats/{k}": v for k, v in out.stats.items()})
+    counts = run.state.reservoir.class_counts(run.net.num_classes - 1).float()
+    total = counts.sum().clamp(min=1)
+    names = ["background", *run.class_names[1:]]
+    scalars.update({f"reservoir/{names[i]}": float(c / total) for i, c in enumerate(counts[: len(names)])})
+    logger.log(scalars, iteration)

@@ -1,0 +1,22 @@
+"""SeCo's losses: eq. 9 (cls, LiG, LiL with rectification) plus PTC, seg and reg."""
+
+from .cls import classification_loss
+from .lig import lig_loss
+from .lil import lil_loss
+from .masked import masked_mean
+from .ptc import labels_to_token_grid, ptc_loss
+from .rectification import rectify_tags
+from .reg import bilateral_energy_loss
+from .seg import balanced_seg_loss
+
+__all__ = [
+    "balanced_seg_loss",
+    "bilateral_energy_loss",
+    "classification_loss",
+    "labels_to_token_grid",
+    "lig_loss",
+    "lil_loss",
+    "masked_mean",
+    "ptc_loss",
+    "rectify_tags",
+]

@@ -1,0 +1,37 @@
+"""LiG: contrast of patch queries with the global category prototypes (paper eq. 4)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .masked import masked_mean
+
+__all__ = ["lig_loss"]
+
+
+def lig_loss(q: Tensor, tags: Tensor, prototypes: Tensor, present: Tensor, tau_g: float) -> Tensor:
+    """Eq. 4: ``-1/N_g^+ sum_i log softmax_{P_l in P_s}(q_i^T P_l / tau_g)[P^+]``.
+
+    Args:
+        q: (N, D) normalised queries of the student.
+        tags: (N,) patch tags; only foreground tags 1..K take part (background
+            0 has no prototype, uncertain -1 is excluded).
+        prototypes: (K, D) normalised prototypes, used detached.
+        present: (K,) bool, the classes appearing in the batch (``P_s``). The
+            caller should leave out classes whose prototype is not
+            initialised yet.
+        tau_g: temperature.
+
+    Each kept query contrasts its own class's prototype (the one positive,
+    always in its softmax) with the prototypes of ``present``. ``N_g^+`` is
+    the number of kept queries; with none the loss is a zero with grad.
+    """
+    keep = tags > 0
+    own = F.one_hot((tags - 1).clamp(min=0), prototypes.shape[0]).bool()
+    logits = q @ prototypes.detach().to(q).T / tau_g
+    logits = logits.masked_fill(~(present.unsqueeze(0) | own), float("-inf"))
+    log_prob = logits.log_softmax(dim=1)
+    positive = torch.where(own, log_prob, torch.zeros_like(log_prob)).sum(dim=1)
+    return -masked_mean(positive, keep)

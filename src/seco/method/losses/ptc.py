@@ -1,0 +1,61 @@
+"""ToCo's patch token contrast (PTC) on the final token map, and its label grid."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .masked import masked_mean
+
+__all__ = ["labels_to_token_grid", "ptc_loss"]
+
+
+def ptc_loss(tokens: Tensor, label_map: Tensor, ignore_index: int = 255) -> Tensor:
+    """``0.5 (1 - mean_pos |cos|) + 0.5 mean_neg |cos|`` over token pairs of each image.
+
+    Args:
+        tokens: (B, D, h, w) token features.
+        label_map: (B, h, w) token labels 0..K, ``ignore_index`` for uncertain
+            tokens (see :func:`labels_to_token_grid`).
+
+    A pair of distinct tokens of the same image is positive when both have
+    the same label and negative when their labels differ; pairs with an
+    ignored token and a token with itself are left out. Each term is a
+    masked mean, 0 (with grad) when it has no pair, so a map with no
+    positive pair does not add the constant 0.5 of ``1 - 0``.
+    """
+    b, _, h, w = tokens.shape
+    flat = F.normalize(tokens.flatten(2), dim=1)
+    cos = (flat.transpose(1, 2) @ flat).abs()
+    labels = label_map.reshape(b, h * w)
+    known = labels != ignore_index
+    pair = known.unsqueeze(2) & known.unsqueeze(1)
+    pair &= ~torch.eye(h * w, dtype=torch.bool, device=tokens.device)
+    same = labels.unsqueeze(2) == labels.unsqueeze(1)
+    return 0.5 * masked_mean(1.0 - cos, pair & same) + 0.5 * masked_mean(cos, pair & ~same)
+
+
+def labels_to_token_grid(label_map: Tensor, size: tuple[int, int], ignore_index: int = 255) -> Tensor:
+    """Downsample a pixel label map (B, H, W) to the token grid ``size`` by majority vote.
+
+    Each pixel falls in the token cell ``(y * h // H, x * w // W)``; the cell
+    takes the most frequent value among its pixels, ``ignore_index`` counting
+    as a value of its own (so a mostly uncertain cell stays ignored). Ties go
+    to the smaller value. Labels must lie in ``0..ignore_index``; the vote
+    keeps ``ignore_index + 1`` counters per cell, so memory is
+    O(B H W + B h w (ignore_index + 1)) and the number of classes need not be
+    known. Unlike nearest sampling, which reads one pixel per cell, the vote
+    sees every pixel.
+    """
+    b, height, width = label_map.shape
+    h, w = size
+    bins = ignore_index + 1
+    device = label_map.device
+    rows = torch.arange(height, device=device) * h // height
+    cols = torch.arange(width, device=device) * w // width
+    cell = (rows.unsqueeze(1) * w + cols.unsqueeze(0)).expand(b, height, width)
+    votes = (cell * bins + label_map.long()).reshape(b, -1)
+    counts = torch.zeros(b, h * w * bins, dtype=torch.long, device=device)
+    counts.scatter_add_(1, votes, torch.ones_like(votes))
+    return counts.view(b, h, w, bins).argmax(dim=3)

@@ -1,0 +1,36 @@
+"""Balanced segmentation cross-entropy against the online pseudo labels."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .masked import masked_mean
+
+__all__ = ["balanced_seg_loss"]
+
+
+def balanced_seg_loss(logits: Tensor, target: Tensor, ignore_index: int = 255) -> Tensor:
+    """Mean of a background and a foreground cross-entropy term (L_seg, paper Sec. 3.6).
+
+    Args:
+        logits: (B, C, h, w) segmentation logits, upsampled bilinearly to the
+            target size when smaller.
+        target: (B, H, W) pseudo labels: 0 background, 1..K classes,
+            ``ignore_index`` ignored.
+
+    The background term averages the per-pixel cross-entropy over pixels
+    labelled 0, the foreground term over pixels labelled 1..K, and the loss
+    averages the non-empty terms: ``0.5 (bg + fg)`` when both have pixels,
+    the one term alone when the crop has only one kind. A crop made entirely
+    of ignored pixels gives a zero that still carries grad (never NaN).
+    """
+    if logits.shape[-2:] != target.shape[-2:]:
+        logits = F.interpolate(logits, size=target.shape[-2:], mode="bilinear", align_corners=False)
+    ce = F.cross_entropy(logits, target.long(), ignore_index=ignore_index, reduction="none")
+    background = target == 0
+    foreground = (target != 0) & (target != ignore_index)
+    terms = torch.stack([masked_mean(ce, background), masked_mean(ce, foreground)])
+    present = torch.stack([background.any(), foreground.any()])
+    return terms.sum() / present.sum().clamp(min=1)

@@ -1,0 +1,101 @@
+"""Pixel-adaptive refinement (PAR) of class probabilities (AFA, CVPR 2022; ToCo).
+
+PAR propagates class probabilities between nearby pixels of similar colour,
+so a pseudo label fills a uniformly coloured region and stops at a colour
+edge. SeCo refines its segmentation pseudo labels with it (recipe step 2;
+``PARConfig``: 10 iterations, dilations 1,2,4,8,12,24, w1 0.3, w2 0.01).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["PAR"]
+
+_EPS = 1e-8
+
+
+def _neighbour_offsets(dilations: Sequence[int]) -> list[tuple[int, int]]:
+    """The 8-neighbourhood offsets (dy, dx) at every dilation, dilation-major."""
+    ring = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+    return [(d * dy, d * dx) for d in dilations for dy, dx in ring]
+
+
+class PAR(nn.Module):
+    """Pixel-adaptive refinement with a colour and a position affinity.
+
+    For pixel ``i`` with neighbours ``j`` (the 8-neighbourhood at each dilation
+    ``d``; M = 8 * len(dilations) neighbours; replicate padding at borders)::
+
+        k_rgb(i, j) = -mean_c ( |I_c(i) - I_c(j)| / (w1 * std_j I_c(j)) )^2
+        k_pos(j)    = -( |p_j| / (w1 * std_j |p_j|) )^2
+        a(i, j)     = ( softmax_j k_rgb(i, j) + w2 * softmax_j k_pos(j) ) / (1 + w2)
+
+    where ``std_j`` is the standard deviation over the M neighbours of ``i``
+    (per colour channel for ``I``) and ``|p_j|`` the length of the offset
+    (``d`` or ``d * sqrt(2)``). Each of ``num_iter`` iterations sets
+    ``P(i) <- sum_j a(i, j) P(j)``.
+
+    This is the AFA/ToCo affinity with one change: the public code leaves the
+    weights summing to ``1 + w2``, which inflates probabilities by that factor
+    per iteration; dividing by ``1 + w2`` makes every update a convex
+    combination, so probabilities stay in [0, 1] and their sum over classes
+    is preserved. The argmax is the same either way.
+
+    Args:
+        dilations: neighbourhood dilations (``PARConfig.dilations``).
+        num_iter: propagation iterations (``PARConfig.num_iter``).
+        w1: colour/position bandwidth factor (``PARConfig.w1``).
+        w2: weight of the position term (``PARConfig.w2``).
+    """
+
+    position_weights: Tensor
+
+    def __init__(self, dilations: Sequence[int], num_iter: int, w1: float = 0.3, w2: float = 0.01) -> None:
+        super().__init__()
+        self.offsets = _neighbour_offsets(dilations)
+        self.num_iter = num_iter
+        self.w1 = w1
+        self.w2 = w2
+        distance = torch.tensor([math.hypot(dy, dx) for dy, dx in self.offsets])
+        k_pos = -(distance / (w1 * distance.std() + _EPS)) ** 2
+        self.register_buffer("position_weights", k_pos.softmax(dim=0), persistent=False)
+
+    def shifted(self, x: Tensor) -> list[Tensor]:
+        """The M neighbours of every pixel as M views (B,C,H,W) of one replicate-padded copy of ``x``."""
+        height, width = x.shape[-2:]
+        pad = max(max(abs(dy), abs(dx)) for dy, dx in self.offsets)
+        padded = F.pad(x, [pad, pad, pad, pad], mode="replicate")
+        return [padded[..., pad + dy : pad + dy + height, pad + dx : pad + dx + width] for dy, dx in self.offsets]
+
+    def affinity(self, rgb: Tensor) -> Tensor:
+        """Propagation weights a(i, j): (B,3,H,W) -> (B,M,H,W), summing to 1 over M."""
+        around = self.shifted(rgb)
+        mean = sum(around) / len(around)
+        spread = (sum((x - mean) ** 2 for x in around) / (len(around) - 1)).sqrt()  # unbiased std over M
+        bandwidth = self.w1 * spread + _EPS
+        k_rgb = torch.stack([(((x - rgb).abs() / bandwidth) ** 2).mean(dim=1).neg() for x in around], dim=1)
+        colour_weights = k_rgb.softmax(dim=1)
+        position_weights = self.position_weights.to(colour_weights)[None, :, None, None]
+        return (colour_weights + self.w2 * position_weights) / (1.0 + self.w2)
+
+    def forward(self, rgb: Tensor, probs: Tensor) -> Tensor:
+        """Refine ``probs`` (B,C,H,W) guided by the image ``rgb`` (B,3,H,W) of the same size.
+
+        The update loops over the M offsets and accumulates, so memory stays
+        O(B * C * H * W) rather than O(B * C * M * H * W).
+        """
+        if rgb.shape[-2:] != probs.shape[-2:]:
+            raise ValueError(f"PAR needs rgb and probs of one size, got {tuple(rgb.shape)} and {tuple(probs.shape)}")
+        weights = self.affinity(rgb.to(probs.dtype)).unbind(dim=1)
+        for _ in range(self.num_iter):
+            refined = torch.zeros_like(probs)
+            for weight, neighbour in zip(weights, self.shifted(probs)):
+                refined.addcmul_(weight.unsqueeze(1), neighbour)
+            probs = refined
+        return probs

@@ -1,0 +1,165 @@
+"""Label maps from normalised CAMs: segmentation pseudo labels and tag masks.
+
+* :func:`segmentation_pseudo_labels` (recipe step 2): two background scores,
+  PAR refinement, agreement test; supervises the segmentation head.
+* :func:`aux_label_map` (recipe step 10, PTC): three-way thresholding of the
+  auxiliary CAM, uncertain and outside-crop pixels ignored (255).
+* :func:`tag_mask` (recipe step 3; paper Sec. 3.3, M_aux from eq. 1): the same
+  three-way thresholding with uncertain pixels marked -1, from which patch
+  category tags are counted.
+
+Label conventions: 0 background, c in 1..K foreground class c (CAM channel
+c-1), 255 ignore, -1 uncertain.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from seco.method.cam import with_background
+from seco.method.par import PAR
+
+__all__ = [
+    "IGNORE_INDEX",
+    "UNCERTAIN",
+    "aux_label_map",
+    "crop_mask",
+    "refine_scores",
+    "segmentation_pseudo_labels",
+    "tag_mask",
+    "with_background",
+]
+
+IGNORE_INDEX = 255
+UNCERTAIN = -1
+
+
+def crop_mask(crop_box: Tensor, height: int, width: int, device: torch.device | None = None) -> Tensor:
+    """(B,H,W) bool map, on ``device`` (default: the box's), of the pixels inside each
+    crop box ``[y0, y1, x0, x1]`` (ends exclusive)."""
+    box = crop_box.to(device=device, dtype=torch.long)
+    rows = torch.arange(height, device=box.device)
+    cols = torch.arange(width, device=box.device)
+    inside_rows = (rows >= box[:, 0:1]) & (rows < box[:, 1:2])
+    inside_cols = (cols >= box[:, 2:3]) & (cols < box[:, 3:4])
+    return inside_rows[:, :, None] & inside_cols[:, None, :]
+
+
+def refine_scores(scores: Tensor, rgb: Tensor, present: Tensor, par: PAR | None, downscale: int = 2) -> Tensor:
+    """Class probabilities from scores, refined by PAR (recipe step 2, one map).
+
+    The scores and the image are resized to ``1/downscale`` (bilinear), the
+    softmax is taken over the present channels only (absent ones get
+    probability 0), PAR refines the probabilities and they are upsampled back
+    to the input size. With ``par=None``: the masked softmax at full size.
+
+    Args:
+        scores: (B,C,H,W), e.g. :func:`with_background` of normalised CAMs.
+        rgb: (B,3,H,W) denormalised image in [0, 1].
+        present: (B,C) bool, the channels that may win (background included).
+        par: the refiner, or None.
+        downscale: ``PARConfig.downscale``.
+
+    Returns:
+        (B,C,H,W) probabilities summing to 1 over C.
+    """
+    height, width = scores.shape[-2:]
+    if par is not None:
+        small = (height // downscale, width // downscale)
+        scores = F.interpolate(scores, size=small, mode="bilinear", align_corners=False)
+        rgb = F.interpolate(rgb.to(scores.dtype), size=small, mode="bilinear", align_corners=False)
+    probs = scores.masked_fill(~present.to(scores.device)[:, :, None, None], float("-inf")).softmax(dim=1)
+    if par is None:
+        return probs
+    return F.interpolate(par(rgb, probs), size=(height, width), mode="bilinear", align_corners=False)
+
+
+@torch.no_grad()
+def segmentation_pseudo_labels(
+    cam: Tensor,
+    rgb: Tensor,
+    crop_box: Tensor,
+    high_thr: float,
+    low_thr: float,
+    par: PAR | None,
+    downscale: int = 2,
+    labels: Tensor | None = None,
+) -> Tensor:
+    """Segmentation pseudo labels from normalised CAMs (recipe step 2).
+
+    For each background score ``t`` in ``(high_thr, low_thr)``: prepend ``t`` to
+    the CAMs (:func:`with_background`), take the softmax over the background
+    and the present classes (absent classes are excluded, as in the public
+    recipe), refine with PAR at ``1/downscale`` and take the argmax at full
+    size (:func:`refine_scores`; both maps in one batched call). Then per pixel:
+
+    * the high map's class where it is foreground;
+    * 0 where both maps say background;
+    * 255 where they disagree (high says background, low says foreground);
+    * 255 outside the crop box.
+
+    With ``par=None`` the argmax is taken without refinement.
+
+    Args:
+        cam: (B,K,H,W) normalised CAMs (:func:`seco.method.cam.normalize_cams`).
+        rgb: (B,3,H,W) denormalised image in [0, 1].
+        crop_box: (B,4) valid region ``[y0, y1, x0, x1]`` of each crop.
+        high_thr, low_thr: ``CAMConfig.high_thr`` / ``low_thr``.
+        par: the refiner, or None.
+        downscale: ``PARConfig.downscale``.
+        labels: (B,K) multi-hot; classes absent here never enter the softmax.
+            None: a class takes part when its CAM is not all zero (what
+            ``normalize_cams`` leaves of an absent class).
+
+    Returns:
+        (B,H,W) int64 labels in {0..K, 255}.
+    """
+    batch, _, height, width = cam.shape
+    present = labels.to(cam.device) > 0 if labels is not None else cam.flatten(2).amax(dim=2) > 0
+    present = torch.cat([present.new_ones(batch, 1), present], dim=1).repeat(2, 1)
+    scores = torch.cat([with_background(cam, high_thr), with_background(cam, low_thr)], dim=0)
+    probs = refine_scores(scores, rgb.repeat(2, 1, 1, 1), present, par, downscale)
+    high, low = probs.argmax(dim=1).chunk(2, dim=0)
+    pseudo = torch.where(high > 0, high, torch.where(low > 0, IGNORE_INDEX, 0))
+    return pseudo.masked_fill(~crop_mask(crop_box, height, width, cam.device), IGNORE_INDEX)
+
+
+def _three_way(cam: Tensor, crop_box: Tensor, high_thr: float, low_thr: float, uncertain: int) -> Tensor:
+    """Class id where max CAM > high, 0 where max CAM <= low, ``uncertain`` between and outside the crop."""
+    score, index = cam.max(dim=1)
+    label = torch.where(score > high_thr, index + 1, torch.where(score <= low_thr, 0, uncertain))
+    return label.masked_fill(~crop_mask(crop_box, *cam.shape[-2:], device=cam.device), uncertain)
+
+
+def aux_label_map(cam_aux: Tensor, crop_box: Tensor, high_thr: float, low_thr: float) -> Tensor:
+    """Auxiliary-CAM label map for PTC, without PAR (recipe step 10).
+
+    Class id (argmax + 1) where the max CAM exceeds ``high_thr``; 0 where it is
+    at most ``low_thr``; 255 in between and outside the crop box.
+
+    Args:
+        cam_aux: (B,K,H,W) normalised auxiliary CAMs.
+        crop_box: (B,4) ``[y0, y1, x0, x1]``.
+
+    Returns:
+        (B,H,W) int64 labels in {0..K, 255}.
+    """
+    return _three_way(cam_aux, crop_box, high_thr, low_thr, IGNORE_INDEX)
+
+
+def tag_mask(cam: Tensor, high_thr: float, low_thr: float, crop_box: Tensor) -> Tensor:
+    """Tag mask M_aux for patch category tags (recipe step 3, paper Sec. 3.3).
+
+    Class id (argmax + 1) where the max CAM exceeds ``high_thr``; 0 where it is
+    at most ``low_thr``; -1 (uncertain) in between and outside the crop box.
+
+    Args:
+        cam: (B,K,H,W) normalised CAMs (auxiliary early, final later).
+        crop_box: (B,4) ``[y0, y1, x0, x1]``.
+
+    Returns:
+        (B,H,W) int64 labels in {-1, 0..K}.
+    """
+    return _three_way(cam, crop_box, high_thr, low_thr, UNCERTAIN)

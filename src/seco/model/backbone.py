@@ -1,0 +1,126 @@
+"""The ViT encoder: any timm VisionTransformer with an auxiliary tap.
+
+The encoder returns the final tokens (after the final norm) and the tokens of
+an intermediate block (``aux_layer``, by default L-3, i.e. block 10 of 12 for
+ViT-B, before the final norm) as used for the auxiliary CAM of eq. 1.
+Position embeddings are resized bicubically to the input (timm's
+``dynamic_img_size``), and may be frozen as in the official setting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import timm
+import torch
+from timm.layers import PatchEmbed
+from torch import nn
+
+__all__ = ["ConvStemPatchEmbed", "EncoderOutput", "ViTEncoder", "build_encoder"]
+
+
+class ConvStemPatchEmbed(PatchEmbed):
+    """Patch embedding by a small stride-2 conv stack instead of one big conv.
+
+    A ViT trained from scratch on a CPU in minutes lacks the locality prior
+    that pretraining gives it; a convolutional stem restores it cheaply
+    (see shared/reference/cpu-calibration.md). ``patch_size`` must be a power
+    of two: one stride-2 conv per factor of two, the last one to ``embed_dim``.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        stride = self.patch_size[0]
+        if stride != self.patch_size[1] or stride < 2 or stride & (stride - 1):
+            raise ValueError(f"conv stem needs a square power-of-two patch size, got {self.patch_size}")
+        in_chans = self.proj.in_channels
+        embed_dim = self.proj.out_channels
+        layers: list[nn.Module] = []
+        width = max(embed_dim // 4, 16)
+        channels = in_chans
+        while stride > 2:
+            layers += [nn.Conv2d(channels, width, 3, 2, 1, bias=False), nn.BatchNorm2d(width), nn.GELU()]
+            channels, width, stride = width, min(width * 2, embed_dim), stride // 2
+        layers.append(nn.Conv2d(channels, embed_dim, 3, 2, 1))
+        self.proj = nn.Sequential(*layers)
+
+
+@dataclass
+class EncoderOutput:
+    """Tokens of one forward pass; maps are (B, D, h, w), ``cls`` is (B, D)."""
+
+    tokens: torch.Tensor
+    aux_tokens: torch.Tensor
+    cls: torch.Tensor
+
+
+class ViTEncoder(nn.Module):
+    """A timm ViT that also exposes the token map of block ``aux_layer``."""
+
+    def __init__(self, vit: nn.Module, aux_layer: int = -3) -> None:
+        super().__init__()
+        depth = len(vit.blocks)
+        index = aux_layer % depth
+        if not -depth <= aux_layer < depth or index == depth - 1:
+            raise ValueError(f"aux_layer {aux_layer} must name a block before the last of {depth}")
+        self.vit = vit
+        self.aux_index = index
+        self.embed_dim: int = vit.embed_dim
+        self.patch_size: int = vit.patch_embed.patch_size[0]
+
+    def forward(self, images: torch.Tensor) -> EncoderOutput:
+        vit = self.vit
+        x = vit.patch_embed(images)
+        h, w = x.shape[1:3]
+        x = vit.norm_pre(vit.patch_drop(vit._pos_embed(x)))
+        aux = x
+        for i, block in enumerate(vit.blocks):
+            x = block(x)
+            if i == self.aux_index:
+                aux = x
+        x = vit.norm(x)
+        skip = vit.num_prefix_tokens
+        return EncoderOutput(tokens=_to_map(x[:, skip:], h, w), aux_tokens=_to_map(aux[:, skip:], h, w), cls=x[:, 0])
+
+
+def _to_map(tokens: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    return tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], h, w)
+
+
+def build_encoder(
+    name: str,
+    pretrained: bool = False,
+    weights: str = "",
+    kwargs: dict | None = None,
+    conv_stem: bool = False,
+    aux_layer: int = -3,
+    drop_path: float = 0.0,
+    freeze_pos_embed: bool = True,
+) -> ViTEncoder:
+    """Create a timm ViT by name and wrap it as a :class:`ViTEncoder`.
+
+    Weights come from timm by name when ``pretrained`` (online), or from a
+    local file when ``weights`` is a path (offline); a local file wins.
+    """
+    options = dict(kwargs or {})
+    options.update(num_classes=0, dynamic_img_size=True, drop_path_rate=drop_path)
+    if conv_stem:
+        options["embed_layer"] = ConvStemPatchEmbed
+    if weights:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"model.weights: backbone weights file {path} does not exist")
+        options["pretrained_cfg_overlay"] = {"file": str(path)}
+        pretrained = True
+    try:
+        vit = timm.create_model(name, pretrained=pretrained, **options)
+    except RuntimeError as err:
+        if "Unknown model" in str(err):
+            raise ValueError(f"model.name: {err}") from err
+        raise
+    if not hasattr(vit, "blocks") or not hasattr(vit, "_pos_embed"):
+        raise ValueError(f"model.name: {name!r} is not a timm VisionTransformer")
+    if freeze_pos_embed and getattr(vit, "pos_embed", None) is not None:
+        vit.pos_embed.requires_grad_(False)
+    return ViTEncoder(vit, aux_layer)

@@ -1,0 +1,54 @@
+"""Heads on the encoder tokens: classifier/CAM, projection, segmentation."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["ClassifierHead", "ProjectionHead", "SegmentationHead"]
+
+
+class ClassifierHead(nn.Module):
+    """A bias-free 1x1 conv over the token map, shared by logits and CAMs.
+
+    Logits use global max pooling of the token map as in ToCo; the CAM is
+    ``ReLU(W^T Z)`` (paper eq. 1) evaluated at every token.
+    """
+
+    def __init__(self, dim: int, num_classes: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(dim, num_classes, kernel_size=1, bias=False)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Image-level logits (B, K) from a token map (B, D, h, w)."""
+        pooled = F.adaptive_max_pool2d(tokens, 1)
+        return self.conv(pooled).flatten(1)
+
+    def cam(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Class activation maps (B, K, h, w), eq. 1."""
+        return F.relu(self.conv(tokens))
+
+
+class ProjectionHead(nn.Module):
+    """DINO-style 3-layer MLP with GELU and an L2-normalised output (O_q, O_k of eq. 2)."""
+
+    def __init__(self, dim: int, hidden: int, out_dim: int) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(
+            nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, out_dim)
+        )
+
+    def forward(self, cls: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.mlp(cls), dim=-1)
+
+
+class SegmentationHead(nn.Module):
+    """Parallel dilated 3x3 convs, summed (the decoder of the official setting)."""
+
+    def __init__(self, dim: int, num_classes: int, dilations: list[int]) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList(nn.Conv2d(dim, num_classes, 3, padding=d, dilation=d) for d in dilations)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return torch.stack([branch(tokens) for branch in self.branches]).sum(0)

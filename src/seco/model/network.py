@@ -1,0 +1,117 @@
+"""SeCoNet: the shared encoder with its four heads, and its local teacher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from seco.config import ModelConfig
+from seco.model.backbone import ViTEncoder, build_encoder
+from seco.model.heads import ClassifierHead, ProjectionHead, SegmentationHead
+
+__all__ = ["NetOutput", "SeCoNet", "build_model", "teacher_embed"]
+
+
+@dataclass
+class NetOutput:
+    """What one student forward pass yields.
+
+    ``logits``/``aux_logits`` are (B, K); ``tokens``/``aux_tokens`` are token
+    maps (B, D, h, w); ``embedding`` is the projected, normalised class token
+    (B, P), i.e. the global teacher's Z of eq. 3; ``seg`` is (B, K+1, h, w);
+    ``view_embeddings`` holds q (eq. 2) for each extra batch of views.
+    """
+
+    logits: torch.Tensor
+    aux_logits: torch.Tensor
+    tokens: torch.Tensor
+    aux_tokens: torch.Tensor
+    embedding: torch.Tensor
+    seg: torch.Tensor
+    view_embeddings: list[torch.Tensor]
+
+
+class SeCoNet(nn.Module):
+    """Encoder, classifier (final and aux), projection and segmentation heads.
+
+    The student and the global teacher share this network (paper Sec. 3.4);
+    the local teacher is an EMA copy of ``encoder`` + ``projector``.
+    """
+
+    def __init__(self, encoder: ViTEncoder, num_classes: int, proj_hidden: int, proj_dim: int,
+                 seg_dilations: list[int]) -> None:
+        super().__init__()
+        dim = encoder.embed_dim
+        self.num_classes = num_classes
+        self.encoder = encoder
+        self.classifier = ClassifierHead(dim, num_classes - 1)
+        self.aux_classifier = ClassifierHead(dim, num_classes - 1)
+        self.projector = ProjectionHead(dim, proj_hidden, proj_dim or dim)
+        self.seg_head = SegmentationHead(dim, num_classes, seg_dilations)
+
+    def forward(self, images: torch.Tensor, views: tuple[torch.Tensor, ...] = ()) -> NetOutput:
+        """One student pass over the images and any decomposed views.
+
+        Everything that needs a gradient goes through this single call, so
+        DistributedDataParallel sees one forward per backward.
+        """
+        out = self.encoder(images)
+        return NetOutput(
+            logits=self.classifier(out.tokens),
+            aux_logits=self.aux_classifier(out.aux_tokens),
+            tokens=out.tokens,
+            aux_tokens=out.aux_tokens,
+            embedding=self.projector(out.cls),
+            seg=self.seg_head(out.tokens),
+            view_embeddings=[self.embed(v) for v in views],
+        )
+
+    def cams(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw final and auxiliary CAMs (B, K, h, w) at token resolution."""
+        out = self.encoder(images)
+        return self.classifier.cam(out.tokens), self.aux_classifier.cam(out.aux_tokens)
+
+    def segment(self, images: torch.Tensor) -> torch.Tensor:
+        """Segmentation logits (B, K+1, h, w) at token resolution."""
+        return self.seg_head(self.encoder(images).tokens)
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """Projected, L2-normalised class tokens q (eq. 2)."""
+        return self.projector(self.encoder(images).cls)
+
+    def teacher_modules(self) -> nn.ModuleDict:
+        """The modules the local teacher mirrors by EMA (g_k and O_k of eq. 2)."""
+        return nn.ModuleDict({"encoder": self.encoder, "projector": self.projector})
+
+    def param_groups(self, lr: float, head_lr_mult: float, weight_decay: float) -> list[dict]:
+        """Backbone at ``lr``, heads at ``lr * head_lr_mult``; no decay on norms and biases."""
+        groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+        for name, param in self.named_parameters():
+            if not param.requires_grad:
+                continue
+            is_head = not name.startswith("encoder.")
+            no_decay = param.ndim <= 1 or name.endswith(".bias") or "pos_embed" in name or "cls_token" in name
+            groups.setdefault((is_head, no_decay), []).append(param)
+        return [
+            {"params": params, "lr": lr * (head_lr_mult if is_head else 1.0),
+             "weight_decay": 0.0 if no_decay else weight_decay, "lr_mult": head_lr_mult if is_head else 1.0}
+            for (is_head, no_decay), params in sorted(groups.items())
+        ]
+
+
+def teacher_embed(teacher: nn.ModuleDict, images: torch.Tensor) -> torch.Tensor:
+    """k = O_k(g_k(x)) of eq. 2, from the local teacher's modules."""
+    return teacher["projector"](teacher["encoder"](images).cls)
+
+
+def build_model(cfg: ModelConfig, num_classes: int) -> SeCoNet:
+    """Build :class:`SeCoNet` for ``num_classes`` classes (background included)."""
+    if num_classes < 2:
+        raise ValueError(f"need at least one foreground class, got num_classes={num_classes}")
+    encoder = build_encoder(cfg.name, cfg.pretrained, cfg.weights, cfg.kwargs, cfg.conv_stem, cfg.aux_layer,
+                            cfg.drop_path, cfg.freeze_pos_embed)
+    return SeCoNet(encoder, num_classes, cfg.proj_hidden, cfg.proj_dim, list(cfg.seg_dilations))
+
+

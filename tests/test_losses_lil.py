@@ -1,0 +1,37 @@
+import math
+
+import torch
+
+from seco.method.losses import lil_loss
+
+KEYS = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+KEY_TAGS = torch.tensor([1, 1, 2])
+
+
+def test_two_queries_three_keys_by_hand():
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [0.8, 0.6]], requires_grad=True)
+    tags = torch.tensor([1, 2, -1, 3])  # rectified row and a row with no positive key
+    loss = lil_loss(q, tags, KEYS, KEY_TAGS, tau_l=0.5)
+    # q_1: logits 2, 0, 0 ; positives k_1 and k_2
+    z1 = math.exp(2) + 2
+    # q_2: logits 0, 2, 2 ; positive k_3
+    z2 = 1 + 2 * math.exp(2)
+    log_probs = [2 - math.log(z1), 0 - math.log(z1), 2 - math.log(z2)]
+    assert math.isclose(loss.item(), -sum(log_probs) / 3, rel_tol=1e-6)
+    loss.backward()
+    assert torch.equal(q.grad[2:], torch.zeros(2, 2))
+
+
+def test_log_prob_is_masked_to_positives():
+    q = torch.tensor([[1.0, 0.0]])
+    masked = lil_loss(q, torch.tensor([2]), KEYS, KEY_TAGS, tau_l=0.5)
+    z = math.exp(2) + 2
+    assert math.isclose(masked.item(), -(0 - math.log(z)), rel_tol=1e-6)  # k_3 only, not all three keys
+
+
+def test_no_positive_pair_gives_zero_with_grad():
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    loss = lil_loss(q, torch.tensor([-1, 5]), KEYS, KEY_TAGS, tau_l=0.08)
+    assert loss.item() == 0.0 and torch.isfinite(loss)
+    loss.backward()
+    assert torch.equal(q.grad, torch.zeros(2, 2))

@@ -1,0 +1,50 @@
+import math
+
+import torch
+
+from seco.method.losses import labels_to_token_grid, ptc_loss
+
+
+def _grid(vectors: list[list[float]]) -> torch.Tensor:
+    """(1, D, 2, 2) tokens in row-major order."""
+    return torch.tensor(vectors).T.reshape(1, -1, 2, 2)
+
+
+def test_two_by_two_grid_by_hand():
+    s = 1 / math.sqrt(2)
+    labels = torch.tensor([[[0, 0], [1, 255]]])
+    expected = 0.5 * (1 - 0.6) + 0.5 * (s + 1.4 * s) / 2
+    for third in ([s, s], [-s, -s]):  # |cos|: the sign of a token does not matter
+        tokens = _grid([[2.0, 0.0], [0.6, 0.8], third, [5.0, -1.0]]).requires_grad_()
+        loss = ptc_loss(tokens, labels)
+        assert math.isclose(loss.item(), expected, rel_tol=1e-6)
+        loss.backward()
+        assert torch.equal(tokens.grad[..., 1, 1], torch.zeros(1, 2))  # ignored token
+
+
+def test_empty_masks_give_zero_with_grad():
+    tokens = _grid([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0], [1.0, 1.0]]).requires_grad_()
+    loss = ptc_loss(tokens, torch.full((1, 2, 2), 255))
+    assert loss.item() == 0.0
+    loss.backward()
+    assert torch.equal(tokens.grad, torch.zeros_like(tokens))
+    one_label = ptc_loss(tokens, torch.tensor([[[3, 3], [255, 255]]]))
+    assert math.isclose(one_label.item(), 0.5 * (1 - 0.6), rel_tol=1e-6)  # no negative pair
+
+
+def test_labels_to_token_grid_majority_vote():
+    label_map = torch.tensor(
+        [
+            [
+                [1, 1, 0, 255],
+                [1, 0, 255, 255],
+                [2, 2, 0, 255],
+                [2, 255, 255, 255],
+            ]
+        ]
+    )
+    grid = labels_to_token_grid(label_map, (2, 2))
+    assert grid.tolist() == [[[1, 255], [2, 255]]]
+    tie = labels_to_token_grid(torch.tensor([[[2, 1]]]), (1, 1))
+    assert tie.tolist() == [[[1]]]
+    assert torch.equal(labels_to_token_grid(label_map, (4, 4)), label_map)

@@ -1,0 +1,93 @@
+"""The timm ViT encoder with its aux tap, the heads, and local weight files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import timm
+import torch
+
+from seco.config import ModelConfig
+from seco.model import build_model, teacher_embed
+from seco.model.backbone import build_encoder
+
+TINY = ModelConfig(name="vit_tiny_patch16_224", pretrained=False,
+                   kwargs={"embed_dim": 32, "depth": 4, "num_heads": 2, "patch_size": 8, "img_size": 64},
+                   conv_stem=True, proj_hidden=48, proj_dim=16, seg_dilations=[1, 2])
+
+
+def test_outputs_have_the_documented_shapes() -> None:
+    net = build_model(TINY, num_classes=5)
+    out = net(torch.randn(2, 3, 64, 64), (torch.randn(6, 3, 32, 32),))
+    assert out.logits.shape == out.aux_logits.shape == (2, 4)
+    assert out.tokens.shape == out.aux_tokens.shape == (2, 32, 8, 8)
+    assert out.embedding.shape == (2, 16)
+    assert torch.allclose(out.embedding.norm(dim=1), torch.ones(2))
+    assert out.seg.shape == (2, 5, 8, 8)
+    assert out.view_embeddings[0].shape == (6, 16)
+    cam, cam_aux = net.cams(torch.randn(1, 3, 64, 64))
+    assert cam.shape == cam_aux.shape == (1, 4, 8, 8) and float(cam.detach().min()) >= 0
+
+
+def test_aux_tap_is_block_l_minus_3_before_the_final_norm() -> None:
+    net = build_model(TINY, num_classes=3)
+    vit = net.encoder.vit
+    assert net.encoder.aux_index == 1
+    captured = {}
+    vit.blocks[1].register_forward_hook(lambda _m, _i, o: captured.setdefault("x", o))
+    out = net.encoder(torch.randn(1, 3, 64, 64))
+    expected = captured["x"][:, vit.num_prefix_tokens:].transpose(1, 2).reshape(1, 32, 8, 8)
+    assert torch.equal(out.aux_tokens, expected)
+
+
+def test_position_embeddings_follow_the_input_size() -> None:
+    net = build_model(TINY, num_classes=3)
+    assert net(torch.randn(1, 3, 96, 48)).tokens.shape[-2:] == (12, 6)
+
+
+def test_position_embedding_is_frozen_when_asked() -> None:
+    frozen = build_encoder("vit_tiny_patch16_224", kwargs={"depth": 4, "img_size": 32}, freeze_pos_embed=True)
+    learned = build_encoder("vit_tiny_patch16_224", kwargs={"depth": 4, "img_size": 32}, freeze_pos_embed=False)
+    assert not frozen.vit.pos_embed.requires_grad and learned.vit.pos_embed.requires_grad
+
+
+def test_weights_come_from_a_local_file_offline(tmp_path: Path) -> None:
+    kwargs = {"embed_dim": 32, "depth": 4, "num_heads": 2, "img_size": 32}
+    source = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=0, **kwargs)
+    path = tmp_path / "vit.pth"
+    torch.save(source.state_dict(), path)
+    encoder = build_encoder("vit_tiny_patch16_224", weights=str(path), kwargs=kwargs)
+    assert torch.equal(encoder.vit.blocks[0].attn.qkv.weight, source.blocks[0].attn.qkv.weight)
+
+
+def test_missing_weights_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="nowhere.pth"):
+        build_encoder("vit_tiny_patch16_224", weights=str(tmp_path / "nowhere.pth"))
+
+
+def test_unknown_model_name_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="model.name"):
+        build_encoder("vit_does_not_exist")
+
+
+def test_conv_stem_needs_power_of_two_patches() -> None:
+    with pytest.raises(ValueError, match="power-of-two"):
+        build_encoder("vit_tiny_patch16_224", kwargs={"patch_size": 12, "img_size": 48}, conv_stem=True)
+
+
+def test_heads_get_ten_times_the_backbone_lr() -> None:
+    net = build_model(TINY, num_classes=3)
+    groups = net.param_groups(lr=1e-4, head_lr_mult=10.0, weight_decay=0.01)
+    head_ids = {id(p) for n, p in net.named_parameters() if not n.startswith("encoder.")}
+    for group in groups:
+        is_head = {id(p) in head_ids for p in group["params"]}
+        assert len(is_head) == 1
+        assert group["lr"] == pytest.approx(1e-3 if is_head.pop() else 1e-4)
+    assert sum(len(g["params"]) for g in groups) == sum(p.requires_grad for p in net.parameters())
+
+
+def test_teacher_modules_embed_like_the_student() -> None:
+    net = build_model(TINY, num_classes=3)
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.allclose(teacher_embed(net.teacher_modules(), x), net.embed(x))

@@ -1,0 +1,73 @@
+"""Tests of seco.method.par: convex propagation that respects colour edges."""
+
+import math
+
+import pytest
+import torch
+
+from seco.method.par import PAR
+
+
+def _two_region_image(size: int = 12) -> torch.Tensor:
+    """Left half dark red, right half light blue: one strong vertical colour edge."""
+    rgb = torch.empty(1, 3, size, size)
+    rgb[..., : size // 2] = torch.tensor([0.8, 0.1, 0.1])[:, None, None]
+    rgb[..., size // 2 :] = torch.tensor([0.1, 0.3, 0.9])[:, None, None]
+    return rgb
+
+
+def test_neighbours_gather_offsets_with_replicate_padding():
+    par = PAR(dilations=[1], num_iter=1)
+    x = torch.arange(9.0).view(1, 1, 3, 3)
+    around = torch.stack(par.shifted(x), dim=2)
+    assert around.shape == (1, 1, 8, 3, 3)
+    assert sorted(around[0, 0, :, 1, 1].tolist()) == [0, 1, 2, 3, 5, 6, 7, 8]
+    # corner (0, 0): out-of-image neighbours replicate the border
+    assert sorted(around[0, 0, :, 0, 0].tolist()) == [0, 0, 0, 1, 1, 3, 3, 4]
+
+
+def test_affinity_is_convex_and_position_term_matches_formula():
+    par = PAR(dilations=[1, 2], num_iter=1, w1=0.3, w2=0.01)
+    distance = torch.tensor([math.sqrt(2), 1, math.sqrt(2), 1, 1, math.sqrt(2), 1, math.sqrt(2)])
+    distance = torch.cat([distance, 2 * distance])
+    expected = (-(distance / (0.3 * distance.std())) ** 2).softmax(0)
+    torch.testing.assert_close(par.position_weights, expected)
+    rgb = torch.rand(2, 3, 5, 6, generator=torch.Generator().manual_seed(0))
+    weights = par.affinity(rgb)
+    assert weights.shape == (2, 16, 5, 6) and weights.min() >= 0
+    torch.testing.assert_close(weights.sum(1), torch.ones(2, 5, 6))
+
+
+def test_refined_probs_stay_in_unit_interval_and_keep_class_sums():
+    generator = torch.Generator().manual_seed(1)
+    par = PAR(dilations=[1, 2, 4], num_iter=5)
+    rgb = torch.rand(2, 3, 9, 7, generator=generator)
+    probs = torch.randn(2, 4, 9, 7, generator=generator).softmax(1)
+    refined = par(rgb, probs)
+    assert refined.shape == probs.shape
+    assert refined.min() >= 0 and refined.max() <= 1
+    torch.testing.assert_close(refined.sum(1), torch.ones(2, 9, 7))
+    constant = torch.full((2, 2, 9, 7), 0.5)
+    torch.testing.assert_close(par(rgb, constant), constant)
+
+
+def test_label_spreads_inside_uniform_region_and_stops_at_edge():
+    par = PAR(dilations=[1, 2, 4, 8, 12, 24], num_iter=10)
+    rgb = _two_region_image()
+    foreground = torch.zeros(1, 1, 12, 12)
+    foreground[..., :6] = 1.0
+    foreground[..., 2:4, 2:4] = 0.0  # a hole in the left region
+    probs = torch.cat([1 - foreground, foreground], dim=1)
+    refined = par(rgb, probs)
+    assert torch.all(refined[0, 1, :, :6] > 0.5)  # hole filled by the uniform region
+    assert torch.all(refined[0, 1, :, 6:] < 0.05)  # little leaks across the edge (w2 term only)
+    assert refined.argmax(1)[0, :, :6].eq(1).all() and refined.argmax(1)[0, :, 6:].eq(0).all()
+    # without the edge the same labels do leak into the right half
+    flat = par(torch.full_like(rgb, 0.5), probs)
+    assert flat[0, 1, :, 6:].max() > 0.3
+
+
+def test_size_mismatch_is_an_error():
+    par = PAR(dilations=[1], num_iter=1)
+    with pytest.raises(ValueError):
+        par(torch.rand(1, 3, 4, 4), torch.rand(1, 2, 5, 5))

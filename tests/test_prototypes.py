@@ -1,0 +1,90 @@
+import math
+
+import torch
+import torch.nn.functional as F
+
+from seco.method.prototypes import Prototypes
+
+
+def _ready(rows: list[list[float]]) -> Prototypes:
+    protos = Prototypes(len(rows), len(rows[0]))
+    protos.P.copy_(torch.tensor(rows))
+    protos.initialised.fill_(True)
+    return protos
+
+
+def test_starts_random_normalised_and_uninitialised():
+    protos = Prototypes(3, 4)
+    assert torch.allclose(protos.P.norm(dim=1), torch.ones(3))
+    assert not protos.initialised.any()
+
+
+def test_single_label_update_by_hand():
+    protos = _ready([[1.0, 0.0]])
+    protos.update(torch.tensor([[0.0, 1.0]]), torch.tensor([[1]]), momentum=0.9)
+    norm = math.sqrt(0.9**2 + 0.1**2)
+    assert torch.allclose(protos.P, torch.tensor([[0.9 / norm, 0.1 / norm]]))
+
+
+def test_first_sighting_initialises_from_data():
+    protos = Prototypes(2, 2)
+    before = protos.P[1].clone()
+    z = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    protos.update(z, torch.tensor([[1, 0], [1, 0]]), momentum=0.9)
+    assert torch.allclose(protos.P[0], F.normalize(torch.tensor([1.0, 1.0]), dim=0))
+    assert protos.initialised.tolist() == [True, False]
+    assert torch.equal(protos.P[1], before)
+
+
+def test_same_class_images_use_their_mean():
+    protos = _ready([[1.0, 0.0]])
+    z = torch.tensor([[0.0, 1.0], [0.0, -1.0], [0.6, 0.8]])
+    protos.update(z, torch.ones(3, 1), momentum=0.5)
+    mean = z.mean(dim=0)
+    expected = F.normalize(0.5 * torch.tensor([1.0, 0.0]) + 0.5 * mean, dim=0)
+    assert torch.allclose(protos.P[0], expected)
+    shuffled = _ready([[1.0, 0.0]])
+    shuffled.update(z.flip(0), torch.ones(3, 1), momentum=0.5)
+    assert torch.allclose(shuffled.P, protos.P)
+
+
+def test_multi_label_images_are_ignored_unless_adaptive():
+    protos = _ready([[1.0, 0.0], [0.0, 1.0]])
+    before = protos.P.clone()
+    protos.update(F.normalize(torch.tensor([[1.0, 1.0]]), dim=1), torch.tensor([[1, 1]]), momentum=0.9)
+    assert torch.equal(protos.P, before)
+    empty = _ready([[1.0, 0.0], [0.0, 1.0]])
+    empty.update(torch.tensor([[0.6, 0.8]]), torch.tensor([[0, 0]]), momentum=0.9, adaptive=True)
+    assert torch.equal(empty.P, before)
+
+
+def test_adaptive_weights_by_hand():
+    protos = _ready([[1.0, 0.0], [0.0, 1.0]])
+    z = torch.tensor([[0.6, 0.8]])
+    protos.update(z, torch.tensor([[1, 1]]), momentum=0.9, adaptive=True)
+    w0 = math.exp(0.6) / (math.exp(0.6) + math.exp(0.8))
+    w1 = 1.0 - w0
+    p0 = F.normalize(torch.tensor([0.9 + w0 * 0.1 * 0.6, w0 * 0.1 * 0.8]), dim=0)
+    p1 = F.normalize(torch.tensor([w1 * 0.1 * 0.6, 0.9 + w1 * 0.1 * 0.8]), dim=0)
+    assert torch.allclose(protos.P, torch.stack([p0, p1]), atol=1e-6)
+
+
+def test_adaptive_softmax_skips_uninitialised_classes():
+    protos = _ready([[1.0, 0.0], [0.0, 1.0]])
+    protos.initialised[1] = False
+    before = protos.P[1].clone()
+    z = torch.tensor([[0.6, 0.8]])
+    protos.update(z, torch.tensor([[1, 1]]), momentum=0.9, adaptive=True)
+    assert torch.allclose(protos.P[0], F.normalize(torch.tensor([0.9 + 0.06, 0.08]), dim=0))  # W_0 = 1
+    assert torch.equal(protos.P[1], before) and not bool(protos.initialised[1])
+
+
+def test_state_dict_round_trip(tmp_path):
+    protos = Prototypes(3, 4)
+    protos.update(F.normalize(torch.randn(2, 4), dim=1), torch.tensor([[1, 0, 0], [0, 0, 1]]), momentum=0.9)
+    path = tmp_path / "protos.pt"
+    torch.save(protos.state_dict(), path)
+    restored = Prototypes(3, 4)
+    restored.load_state_dict(torch.load(path, weights_only=True))
+    assert torch.equal(restored.P, protos.P)
+    assert restored.initialised.tolist() == [True, False, True]

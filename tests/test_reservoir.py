@@ -1,0 +1,78 @@
+import io
+
+import torch
+
+from seco.method.reservoir import Reservoir
+
+
+def _keys(n: int, start: float = 0.0) -> torch.Tensor:
+    angles = torch.arange(n, dtype=torch.float32) + start
+    return torch.stack([angles.cos(), angles.sin()], dim=1) * 3.0  # not unit length on purpose
+
+
+def test_starts_empty_with_per_vector_normalised_keys():
+    pool = Reservoir(capacity=8, dim=5)
+    assert torch.allclose(pool.keys.norm(dim=1), torch.ones(8))
+    assert (pool.tags == -1).all() and int(pool.filled) == 0 and int(pool.ptr) == 0
+    keys, tags = pool.snapshot()
+    assert keys.shape == (0, 5) and tags.shape == (0,)
+    assert not pool.valid.any()
+
+
+def test_push_normalises_and_detaches():
+    pool = Reservoir(capacity=4, dim=2)
+    keys = _keys(2).requires_grad_()
+    pool.push(keys, torch.tensor([1, 2]))
+    stored, tags = pool.snapshot()
+    assert not stored.requires_grad
+    assert torch.allclose(stored, keys.detach() / 3.0)
+    assert tags.tolist() == [1, 2]
+
+
+def test_fifo_order_and_wrap_around():
+    pool = Reservoir(capacity=4, dim=2)
+    pool.push(_keys(3), torch.tensor([1, 2, 3]))
+    assert int(pool.ptr) == 3 and int(pool.filled) == 3
+    assert pool.valid.tolist() == [True, True, True, False]
+    pool.push(_keys(3, start=10), torch.tensor([4, 5, 6]))
+    # 4 goes to the free slot 3, then 5 and 6 replace the oldest (1 and 2).
+    assert pool.tags.tolist() == [5, 6, 3, 4]
+    assert int(pool.ptr) == 2 and int(pool.filled) == 4
+    assert torch.allclose(pool.keys[0], _keys(3, start=10)[1] / 3.0)
+    pool.push(_keys(1, start=20), torch.tensor([7]))
+    assert pool.tags.tolist() == [5, 6, 7, 4]  # 3 was the oldest
+
+
+def test_push_larger_than_capacity_keeps_the_newest():
+    pool = Reservoir(capacity=4, dim=2)
+    pool.push(_keys(1), torch.tensor([0]))
+    pool.push(_keys(6, start=1), torch.tensor([1, 2, 3, 4, 5, 6]))
+    keys, tags = pool.snapshot()
+    assert sorted(tags.tolist()) == [3, 4, 5, 6]
+    assert int(pool.filled) == 4 and pool.capacity == 4
+    # the newest key (6) is the last written; the next push overwrites 3, the oldest.
+    pool.push(_keys(1, start=30), torch.tensor([9]))
+    assert sorted(pool.tags.tolist()) == [4, 5, 6, 9]
+
+
+def test_class_counts_ignores_uncertain_and_empty_slots():
+    pool = Reservoir(capacity=8, dim=2)
+    pool.push(_keys(5), torch.tensor([0, 2, 2, -1, 1]))
+    assert pool.class_counts(3).tolist() == [1, 1, 2, 0]
+
+
+def test_state_dict_round_trip(tmp_path):
+    pool = Reservoir(capacity=4, dim=3)
+    pool.push(torch.randn(6, 3), torch.tensor([1, 0, 2, 2, -1, 1]))
+    path = tmp_path / "pool.pt"
+    torch.save(pool.state_dict(), path)
+    state = torch.load(path, weights_only=True)
+    assert set(state) == {"keys", "tags", "ptr", "filled"}
+    restored = Reservoir(capacity=4, dim=3)
+    restored.load_state_dict(state)
+    for name in state:
+        assert torch.equal(getattr(restored, name), getattr(pool, name))
+    new = torch.randn(1, 3)
+    pool.push(new, torch.tensor([3]))
+    restored.push(new, torch.tensor([3]))
+    assert torch.equal(restored.tags, pool.tags) and torch.equal(restored.keys, pool.keys)
