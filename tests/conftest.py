@@ -10,8 +10,8 @@ from PIL import Image
 
 from seco.config import Config, DataConfig, SyntheticConfig, load_config
 from seco.data import make_synthetic, voc_palette
+from support import TINY_SYNTHETIC, tiny_overrides
 
-TINY_SYNTHETIC = SyntheticConfig(seed=0, n_train=24, n_val=8, image_size=96)
 
 
 @pytest.fixture(scope="session")
@@ -64,35 +64,6 @@ def voc_root(tmp_path: Path) -> Path:
     (lists / "train.txt").write_text("a\nb\n")
     (lists / "val.txt").write_text("c\n")
     return root
-
-
-TINY_MODEL = [
-    "model.kwargs={embed_dim: 32, depth: 3, num_heads: 2, patch_size: 8, img_size: 96}",
-    "model.proj_hidden=64",
-    "model.proj_dim=32",
-]
-
-
-def tiny_overrides(root: Path, out: Path, iterations: int = 3) -> list[str]:
-    """Overrides that make the synthetic config train a tiny model on ``root`` in seconds."""
-    return [
-        f"data.root={root}",
-        f"out_dir={out}",
-        f"train.iterations={iterations}",
-        "train.batch_size=4",
-        "train.warmup_iters=1",
-        "train.log_every=1",
-        "train.ckpt_every=2",
-        "method.reservoir.capacity=48",
-        "method.prototypes.start_iter=0",
-        "method.losses.lig.start_iter=0",
-        "method.losses.lil.start_iter=0",
-        "method.losses.seg.start_iter=1",
-        "method.losses.reg.start_iter=1",
-        "eval.batch_size=4",
-        "eval.num_overlays=2",
-        *TINY_MODEL,
-    ]
 
 
 @pytest.fixture

@@ -46,6 +46,11 @@ def test_position_embeddings_follow_the_input_size() -> None:
     assert net(torch.randn(1, 3, 96, 48)).tokens.shape[-2:] == (12, 6)
 
 
+def test_sides_that_are_not_patch_multiples_round_up() -> None:
+    net = build_model(TINY, num_classes=3)
+    assert net(torch.randn(1, 3, 37, 65)).tokens.shape[-2:] == (5, 9)
+
+
 def test_position_embedding_is_frozen_when_asked() -> None:
     frozen = build_encoder("vit_tiny_patch16_224", kwargs={"depth": 4, "img_size": 32}, freeze_pos_embed=True)
     learned = build_encoder("vit_tiny_patch16_224", kwargs={"depth": 4, "img_size": 32}, freeze_pos_embed=False)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import timm
 import torch
+import torch.nn.functional as F
 from timm.layers import PatchEmbed
 from torch import nn
 
@@ -70,7 +71,17 @@ class ViTEncoder(nn.Module):
         self.patch_size: int = vit.patch_embed.patch_size[0]
 
     def forward(self, images: torch.Tensor) -> EncoderOutput:
+        """Encode images of any size.
+
+        A side that is not a multiple of the patch size is stretched up to
+        the next multiple (bilinear), so the token grid still covers exactly
+        the whole image and token maps upsample back onto it without shift.
+        """
         vit = self.vit
+        height, width = images.shape[-2:]
+        size = (-(-height // self.patch_size) * self.patch_size, -(-width // self.patch_size) * self.patch_size)
+        if size != (height, width):
+            images = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
         x = vit.patch_embed(images)
         h, w = x.shape[1:3]
         x = vit.norm_pre(vit.patch_drop(vit._pos_embed(x)))

@@ -1,0 +1,57 @@
+"""The SeCo training step on CPU with the tiny model."""
+
+from __future__ import annotations
+
+import torch
+
+from seco.config import Config, apply_overrides
+from seco.data import build_dataset
+from seco.engine.loader import TrainStream
+from seco.engine.train import build_training
+from seco.method.step import seco_step
+
+
+def _run(cfg: Config, iteration: int = 5):
+    data = build_dataset(cfg.data, "train", train=True)
+    run = build_training(cfg, torch.device("cpu"), data.num_classes, list(data.class_names))
+    batch = next(TrainStream(data, cfg.train.batch_size, cfg.seed).iterate(0))
+    mean, std = torch.tensor(cfg.data.mean), torch.tensor(cfg.data.std)
+    return run, batch, lambda: seco_step(run.net, run.state, batch, iteration, cfg.method, mean, std, run.generator)
+
+
+def test_full_step_gives_finite_losses_and_moves_reservoir_and_prototypes(tiny_cfg: Config) -> None:
+    run, batch, step = _run(tiny_cfg)
+    assert int(run.state.reservoir.filled) == 0 and not run.state.prototypes.initialised.any()
+    out = step()
+    assert set(out.terms) == {"cls", "aux", "ptc", "lig", "lil", "seg", "reg"}
+    assert all(torch.isfinite(v) for v in out.terms.values()) and torch.isfinite(out.loss)
+    keys_per_step = tiny_cfg.train.batch_size * (tiny_cfg.method.decomposition.num_patches
+                                                 + tiny_cfg.method.decomposition.num_global)
+    assert int(run.state.reservoir.filled) == keys_per_step
+    single_label = batch["labels"].sum(1) == 1
+    classes = batch["labels"][single_label].sum(0) > 0
+    assert torch.equal(run.state.prototypes.initialised, classes)
+    out.loss.backward()
+    assert run.net.classifier.conv.weight.grad is not None
+    assert run.net.projector.mlp[0].weight.grad.abs().sum() > 0
+    for key in ("rectified", "tag_background", "tag_class", "tag_uncertain", "pseudo_ignore"):
+        assert 0.0 <= out.stats[key] <= 1.0
+    teacher_before = [p.clone() for p in run.state.teacher.parameters()]
+    run.optimizer.step()
+    run.state.after_step(run.net)
+    assert any(not torch.equal(a, b) for a, b in zip(teacher_before, run.state.teacher.parameters()))
+
+
+def test_schedule_keeps_late_losses_off(tiny_cfg: Config) -> None:
+    cfg = apply_overrides(tiny_cfg, ["method.losses.seg.start_iter=10", "method.losses.reg.start_iter=10",
+                                     "method.losses.lig.start_iter=8"])
+    out = _run(cfg, iteration=5)[2]()
+    assert set(out.terms) == {"cls", "aux", "ptc", "lil"}
+
+
+def test_baseline_is_the_same_step_with_only_the_classification_losses(tiny_cfg: Config) -> None:
+    cfg = apply_overrides(tiny_cfg, [f"method.losses.{n}.enabled=false" for n in ("ptc", "lig", "lil", "seg", "reg")])
+    run, _, step = _run(cfg)
+    out = step()
+    assert set(out.terms) == {"cls", "aux"}
+    assert int(run.state.reservoir.filled) == 0
