@@ -254,6 +254,7 @@ class EvalConfig:
     crf_workers: int = 2
     max_images: int = 0
     num_overlays: int = 6
+    num_embeddings: int = 300
     max_side: int = 1024
 
 

@@ -33,10 +33,15 @@ __all__ = ["Evaluation", "evaluate"]
 
 @dataclass
 class Evaluation:
-    """Metrics of one split: ``document`` is the metrics.json content."""
+    """Metrics of one split: ``document`` is the metrics.json content.
+
+    ``samples`` are overlay examples; ``embeddings`` are ``(class id, Z)``
+    pairs of single-label images, the projected class tokens of eq. 3.
+    """
 
     document: dict[str, Any]
     samples: list[CamSample] = field(default_factory=list)
+    embeddings: list[tuple[int, torch.Tensor]] = field(default_factory=list)
 
 
 @dataclass
@@ -58,7 +63,8 @@ def _context_names(dataset: SegDataset) -> list[str] | None:
 
 
 def evaluate(net: SeCoNet, cfg: Config, split: str, outputs: tuple[str, ...] = ("cam", "mask", "seg"),
-             crf: bool = False, max_images: int = 0, num_samples: int = 0, progress: bool = True) -> Evaluation:
+             crf: bool = False, max_images: int = 0, num_samples: int = 0, num_embeddings: int = 0,
+             progress: bool = True) -> Evaluation:
     """Evaluate ``outputs`` on ``split``; CRF variants are named ``<output>_crf``."""
     dataset = build_dataset(cfg.data, split, train=False)
     device = next(net.parameters()).device
@@ -73,9 +79,9 @@ def evaluate(net: SeCoNet, cfg: Config, split: str, outputs: tuple[str, ...] = (
                         num_workers=cfg.data.num_workers)
     par = PAR(list(cfg.method.par.dilations), cfg.method.par.num_iter, cfg.method.par.w1,
               cfg.method.par.w2).to(device) if cfg.method.par.enabled else None
-    samples: list[CamSample] = []
+    result = Evaluation(document={})
     net.eval()
-    stream = _predictions(net, loader, par, cfg, outputs, acc, dataset, samples, num_samples,
+    stream = _predictions(net, loader, par, cfg, outputs, acc, dataset, result, num_samples, num_embeddings,
                           tqdm(total=len(loader), desc=f"evaluate {split}", disable=not progress, dynamic_ncols=True))
     if crf:
         with CRFPool(workers=cfg.eval.crf_workers) as pool:
@@ -93,7 +99,8 @@ def evaluate(net: SeCoNet, cfg: Config, split: str, outputs: tuple[str, ...] = (
         document["cooccurrence"] = {
             b: cooccurrence_table(results[b], pairs, _context_fp(acc, b, names, contexts)) for b in blocks
         }
-    return Evaluation(document=document, samples=samples)
+    result.document = document
+    return result
 
 
 def _context_fp(acc: _Accumulators, block: str, names: list[str], contexts: list[str] | None) -> Any:
@@ -110,8 +117,8 @@ def _count(acc: _Accumulators, block: str, pred: np.ndarray | torch.Tensor, gt: 
 
 
 def _predictions(net: SeCoNet, loader: DataLoader, par: PAR | None, cfg: Config, outputs: tuple[str, ...],
-                 acc: _Accumulators, dataset: SegDataset, samples: list[CamSample], num_samples: int,
-                 bar: tqdm) -> Iterator[tuple[tuple[str, np.ndarray, np.ndarray | None], np.ndarray, np.ndarray]]:
+                 acc: _Accumulators, dataset: SegDataset, result: Evaluation, num_samples: int,
+                 num_embeddings: int, bar: tqdm) -> Iterator[tuple[tuple[str, np.ndarray, Any], np.ndarray, np.ndarray]]:
     """Count plain predictions; yield ``((block, gt, context), rgb, probs)`` CRF items."""
     device = next(net.parameters()).device
     has_contexts = bool(acc.contexts)
@@ -120,6 +127,12 @@ def _predictions(net: SeCoNet, loader: DataLoader, par: PAR | None, cfg: Config,
         labels = batch["labels"].to(device)
         rgb = denormalize(images, cfg.data.mean, cfg.data.std)
         scores = predict_scores(net, images, labels, rgb, par, cfg, outputs)
+        if len(result.embeddings) < num_embeddings:
+            single = (labels.sum(1) == 1).nonzero().flatten()
+            if len(single):
+                with torch.no_grad():
+                    z = net.embed(images[single]).cpu()
+                result.embeddings += list(zip((labels[single].argmax(1) + 1).tolist(), z))
         rgb8 = (rgb * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
         for i, name in enumerate(batch["name"]):
             h, w = batch["size"][i].tolist()
@@ -129,8 +142,8 @@ def _predictions(net: SeCoNet, loader: DataLoader, par: PAR | None, cfg: Config,
             preds = {o: p.argmax(0).cpu() for o, p in per_output.items()}
             for output, pred in preds.items():
                 _count(acc, output, pred, gt, context)
-            if len(samples) < num_samples:
-                samples.append(_sample(rgb8[i, :h, :w], gt, preds, per_output))
+            if len(result.samples) < num_samples:
+                result.samples.append(_sample(rgb8[i, :h, :w], gt, preds, per_output))
             for output, probs in per_output.items():
                 if f"{output}_crf" in acc.matrices:
                     normalised = probs / probs.sum(0, keepdim=True).clamp(min=1e-8)

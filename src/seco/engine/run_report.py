@@ -2,19 +2,27 @@
 
 metrics.json and report.md (same numbers), a grid of CAM overlays, per-class
 IoU bars, confusion-ratio bars, the prototype similarity heatmap (paper
-Fig. 5 right) and a t-SNE of the prototypes and class tokens (Fig. 5 left).
+Fig. 5 right) and a t-SNE of the class tokens of single-label images (Fig. 5
+left).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from seco.data import voc_palette
 from seco.engine.evaluate import Evaluation
 from seco.engine.restore import Trained
-from seco.report.plots import cam_grid, confusion_ratio_bars, per_class_iou_bars, prototype_similarity_heatmap
+from seco.report.plots import (
+    cam_grid,
+    confusion_ratio_bars,
+    per_class_iou_bars,
+    prototype_similarity_heatmap,
+    tsne_embeddings,
+)
 from seco.report.report import write_report
 from seco.report.tables import BLOCK_TITLES, format_console_table
 
@@ -41,6 +49,12 @@ def write_run_report(trained: Trained, evaluation: Evaluation, out_dir: Path) ->
         matrix = torch.stack([trained.prototypes[n] for n in names]).float().numpy()
         figures["Prototype similarity"] = prototype_similarity_heatmap(
             matrix, names, figures_dir / "prototype_similarity.png")
+    classes_seen = {c for c, _ in evaluation.embeddings}
+    if len(evaluation.embeddings) >= 5 and len(classes_seen) >= 2:
+        ids = np.array([c for c, _ in evaluation.embeddings])
+        z = torch.stack([e for _, e in evaluation.embeddings]).float().numpy()
+        figures["t-SNE of class tokens"] = tsne_embeddings(z, ids, trained.class_names, figures_dir / "tsne.png",
+                                                           seed=trained.cfg.seed)
     write_report(out_dir, doc, figures)
     cooccurrence = doc.get("cooccurrence", {})
     tables = [
