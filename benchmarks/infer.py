@@ -22,7 +22,7 @@ from seco.config import load_config
 from seco.data import denormalize
 from seco.engine.crf import CRFPool, crf_available
 from seco.engine.inference import predict_scores
-from seco.method.par import PAR
+from seco.method.par import build_par
 from seco.model import build_model
 
 
@@ -69,8 +69,7 @@ def main() -> None:
         cfg = load_config(args.config, [*args.overrides, "model.pretrained=false"])
         num_classes = len(cfg.data.class_names) + 0 or (21 if cfg.data.format == "voc" else 10)
         net = build_model(cfg.model, num_classes).to(device).eval()
-    par_cfg = cfg.method.par
-    par = PAR(list(par_cfg.dilations), par_cfg.num_iter, par_cfg.w1, par_cfg.w2).to(device)
+    par = build_par(cfg.method.par, device)
     batches = list(_batches(cfg, args, device))
     rows = []
     crf_items = []
@@ -97,8 +96,8 @@ def main() -> None:
         start = time.perf_counter()
         with CRFPool(workers=args.crf_workers) as pool:
             done = sum(1 for _ in pool.imap(crf_items))
-        rows.append({"output": f"crf ({args.crf_workers} workers)", "images_per_s": done / (time.perf_counter() - start),
-                     "images": done})
+        rate = done / (time.perf_counter() - start)
+        rows.append({"output": f"crf ({args.crf_workers} workers)", "images_per_s": rate, "images": done})
     size = tuple(batches[0][0].shape[-2:])
     print(f"inference, config {cfg.name}, model {cfg.model.name}, images {size[0]}x{size[1]}, "
           f"batch {args.batch_size}, device {device}, {torch.get_num_threads()} threads")

@@ -106,7 +106,8 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for row in rows:
-        print(f"{row['variant']:<22} {row['images_per_s']:>8.1f} {row['s_per_step']:>8.3f} {row['peak_memory_mib']:>9.0f}")
+        print(f"{row['variant']:<22} {row['images_per_s']:>8.1f} {row['s_per_step']:>8.3f} "
+              f"{row['peak_memory_mib']:>9.0f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"config": args.config, "device": str(device), "batch_size": base.train.batch_size,
             "crop_size": base.data.crop_size, "model": base.model.name, "threads": torch.get_num_threads(),

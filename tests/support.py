@@ -30,6 +30,7 @@ def tiny_overrides(root: Path, out: Path, iterations: int = 3) -> list[str]:
         "train.ckpt_every=2",
         "method.reservoir.capacity=48",
         "method.prototypes.start_iter=0",
+        "method.losses.ptc.start_iter=0",
         "method.losses.lig.start_iter=0",
         "method.losses.lil.start_iter=0",
         "method.losses.seg.start_iter=1",

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_palette_png
 from PIL import Image
 
-from conftest import write_palette_png
 from seco.config import DataConfig
 from seco.data import DataError, build_dataset
 

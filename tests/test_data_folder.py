@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import write_image, write_palette_png
+
 from seco.config import DataConfig
 from seco.data import DataError, build_dataset
 

@@ -64,7 +64,8 @@ def test_pairs_outside_the_valid_region_do_not_count():
 
 def test_runs_on_a_larger_input_with_bounded_memory():
     logits = torch.randn(1, 2, 64, 64, requires_grad=True)
-    loss = bilateral_energy_loss(logits.softmax(dim=1), torch.rand(1, 3, 64, 64), torch.ones(1, 64, 64, dtype=torch.bool))
+    valid = torch.ones(1, 64, 64, dtype=torch.bool)
+    loss = bilateral_energy_loss(logits.softmax(dim=1), torch.rand(1, 3, 64, 64), valid)
     assert torch.isfinite(loss) and 0.0 < loss.item() < 1.0
     loss.backward()
     assert torch.isfinite(logits.grad).all()

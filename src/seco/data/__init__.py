@@ -24,7 +24,7 @@ from seco.data.synthetic import (
     read_contexts,
     read_cooccurrence,
 )
-from seco.data.transforms import EvalTransform, Transform, TrainTransform, denormalize, normalize
+from seco.data.transforms import EvalTransform, TrainTransform, Transform, denormalize, normalize
 from seco.data.voc import read_voc
 
 __all__ = [

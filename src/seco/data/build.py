@@ -14,7 +14,7 @@ from seco.data.errors import DataError
 from seco.data.folder import read_folder
 from seco.data.records import Catalog
 from seco.data.synthetic import read_classes, read_cooccurrence
-from seco.data.transforms import EvalTransform, Transform, TrainTransform
+from seco.data.transforms import EvalTransform, TrainTransform, Transform
 from seco.data.voc import read_voc
 
 __all__ = ["build_dataset", "build_transform", "fill_split", "read_catalog"]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, Union
 
 from seco.data.errors import DataError
 
 __all__ = ["Token", "check_foreground", "is_id", "read_label_file", "resolve_labels"]
 
-Token = Union[int, str]
+Token = int | str
 _HEADER_FIRST_CELLS = frozenset({"name", "image", "file", "filename", "image_id", "id"})
 
 

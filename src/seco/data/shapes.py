@@ -7,7 +7,7 @@ under one class id. Coordinates are ``(v, u)``: down and right, 0..1.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -6,7 +6,7 @@ workers are seeded from the loader's generator) is deterministic.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import inspect
 from collections import deque
+from collections.abc import Hashable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
-from typing import Hashable, Iterable, Iterator
 
 import numpy as np
 

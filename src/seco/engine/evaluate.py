@@ -23,12 +23,14 @@ from seco.data import SegDataset, build_dataset, denormalize, pad_collate, read_
 from seco.engine import dist
 from seco.engine.crf import CRFPool
 from seco.engine.inference import predict_scores
-from seco.method.par import PAR
+from seco.method.par import PAR, build_par
 from seco.model import SeCoNet
 from seco.report.metrics import ConfusionMatrix, ContextFalsePositives, cooccurrence_table, segmentation_metrics
 from seco.report.plots import CamSample
 
 __all__ = ["Evaluation", "evaluate"]
+
+CRFItem = tuple[tuple[str, np.ndarray, Any], np.ndarray, np.ndarray]  # ((block, gt, context), rgb, probs)
 
 
 @dataclass
@@ -77,8 +79,7 @@ def evaluate(net: SeCoNet, cfg: Config, split: str, outputs: tuple[str, ...] = (
     )
     loader = DataLoader(_shard(dataset, max_images), batch_size=cfg.eval.batch_size, collate_fn=pad_collate,
                         num_workers=cfg.data.num_workers)
-    par = PAR(list(cfg.method.par.dilations), cfg.method.par.num_iter, cfg.method.par.w1,
-              cfg.method.par.w2).to(device) if cfg.method.par.enabled else None
+    par = build_par(cfg.method.par, device)
     result = Evaluation(document={})
     net.eval()
     stream = _predictions(net, loader, par, cfg, outputs, acc, dataset, result, num_samples, num_embeddings,
@@ -118,7 +119,7 @@ def _count(acc: _Accumulators, block: str, pred: np.ndarray | torch.Tensor, gt: 
 
 def _predictions(net: SeCoNet, loader: DataLoader, par: PAR | None, cfg: Config, outputs: tuple[str, ...],
                  acc: _Accumulators, dataset: SegDataset, result: Evaluation, num_samples: int,
-                 num_embeddings: int, bar: tqdm) -> Iterator[tuple[tuple[str, np.ndarray, Any], np.ndarray, np.ndarray]]:
+                 num_embeddings: int, bar: tqdm) -> Iterator[CRFItem]:
     """Count plain predictions; yield ``((block, gt, context), rgb, probs)`` CRF items."""
     device = next(net.parameters()).device
     has_contexts = bool(acc.contexts)

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from seco.data import build_dataset, denormalize, pad_collate, voc_palette
 from seco.engine.inference import predict_scores
 from seco.engine.restore import Trained
-from seco.method.par import PAR
+from seco.method.par import build_par
 
 __all__ = ["export_masks"]
 
@@ -28,8 +28,7 @@ def export_masks(trained: Trained, split: str, out: Path, progress: bool = True)
     cfg, net = trained.cfg, trained.net
     dataset = build_dataset(cfg.data, split, train=False)
     device = next(net.parameters()).device
-    par_cfg = cfg.method.par
-    par = PAR(list(par_cfg.dilations), par_cfg.num_iter, par_cfg.w1, par_cfg.w2).to(device) if par_cfg.enabled else None
+    par = build_par(cfg.method.par, device)
     masks_dir = out / "SegmentationClass"
     masks_dir.mkdir(parents=True, exist_ok=True)
     palette = voc_palette(256).flatten().tolist()

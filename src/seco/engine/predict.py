@@ -41,7 +41,7 @@ class Predictor:
         self.device = next(net.parameters()).device
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: str | Path, device: str = "auto") -> "Predictor":
+    def from_checkpoint(cls, checkpoint: str | Path, device: str = "auto") -> Predictor:
         trained = load_trained(checkpoint, device=device)
         return cls(trained.net, trained.cfg, trained.class_names)
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
-
 
 from seco.config import Config, apply_overrides, config_from_dict, load_config
 from seco.engine import dist

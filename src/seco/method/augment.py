@@ -11,7 +11,7 @@ each step, as torchvision does) and the result is normalised again.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

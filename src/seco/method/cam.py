@@ -9,7 +9,7 @@ flips, per-image per-class min-max normalisation, masking by image labels.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F

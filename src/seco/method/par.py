@@ -9,13 +9,15 @@ edge. SeCo refines its segmentation pseudo labels with it (recipe step 2;
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["PAR"]
+from seco.config import PARConfig
+
+__all__ = ["PAR", "build_par"]
 
 _EPS = 1e-8
 
@@ -99,3 +101,8 @@ class PAR(nn.Module):
                 refined.addcmul_(weight.unsqueeze(1), neighbour)
             probs = refined
         return probs
+
+
+def build_par(cfg: PARConfig, device: torch.device | str = "cpu") -> PAR | None:
+    """The configured refiner on ``device``, or None when ``par.enabled`` is false."""
+    return PAR(list(cfg.dilations), cfg.num_iter, cfg.w1, cfg.w2).to(device) if cfg.enabled else None

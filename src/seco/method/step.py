@@ -36,7 +36,7 @@ from seco.method.losses import (
     ptc_loss,
     rectify_tags,
 )
-from seco.method.par import PAR
+from seco.method.par import build_par
 from seco.method.patches import crop_patches, sample_patch_centres
 from seco.method.prototypes import Prototypes
 from seco.method.pseudo_labels import UNCERTAIN, aux_label_map, crop_mask, segmentation_pseudo_labels, tag_mask
@@ -59,10 +59,10 @@ class SeCoState(nn.Module):
         self.teacher = make_teacher(net.teacher_modules()).eval()
         self.reservoir = Reservoir(cfg.reservoir.capacity, dim)
         self.prototypes = Prototypes(net.num_classes - 1, dim)
-        self.par = PAR(list(cfg.par.dilations), cfg.par.num_iter, cfg.par.w1, cfg.par.w2) if cfg.par.enabled else None
+        self.par = build_par(cfg.par)
         self.momentum = cfg.reservoir.ema_momentum
 
-    def train(self, mode: bool = True) -> "SeCoState":
+    def train(self, mode: bool = True) -> SeCoState:
         super().train(mode)
         self.teacher.eval()
         return self

@@ -28,7 +28,8 @@ Conventions (all written into the metrics dict so a reader never guesses):
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
