@@ -19,7 +19,7 @@ TINY = ModelConfig(name="vit_tiny_patch16_224", pretrained=False,
 
 def test_outputs_have_the_documented_shapes() -> None:
     net = build_model(TINY, num_classes=5)
-    out = net(torch.randn(2, 3, 64, 64), (torch.randn(6, 3, 32, 32),))
+    out = net(torch.randn(2, 3, 64, 64), (torch.randn(6, 3, 32, 32),), with_seg=True)
     assert out.logits.shape == out.aux_logits.shape == (2, 4)
     assert out.tokens.shape == out.aux_tokens.shape == (2, 32, 8, 8)
     assert out.embedding.shape == (2, 16)

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from seco.config import Config, available_configs, config_yaml, load_config
+from seco.engine import dist
 from seco.engine.evaluate import evaluate
 from seco.engine.restore import Trained, load_trained
 from seco.engine.run_report import write_run_report
@@ -23,8 +24,9 @@ def _train_and_report(cfg: Config, fresh: bool, skip_eval: bool = False) -> Path
     from seco.engine.train import train
 
     result = train(cfg, resume=not fresh)
-    print(f"trained {result.iterations} iterations in {result.seconds:.0f} s "
-          f"({result.images_per_second:.1f} img/s); checkpoint {result.checkpoint}")
+    if dist.is_main():
+        print(f"trained {result.iterations} iterations in {result.seconds:.0f} s "
+              f"({result.images_per_second:.1f} img/s); checkpoint {result.checkpoint}")
     if not skip_eval:
         trained = load_trained(result.checkpoint)
         _evaluate_into(trained, cfg.eval.split, ("cam", "mask", "seg"), cfg.eval.crf, Path(cfg.out_dir),
@@ -37,12 +39,13 @@ def _evaluate_into(trained: Trained, split: str, outputs: tuple[str, ...], crf: 
     cfg = trained.cfg
     start = time.perf_counter()
     evaluation = evaluate(trained.net, cfg, split, outputs, crf=crf, max_images=cfg.eval.max_images,
-                          num_samples=cfg.eval.num_overlays, num_embeddings=cfg.eval.num_embeddings)
+                          progress=dist.is_main(), num_samples=cfg.eval.num_overlays, num_embeddings=cfg.eval.num_embeddings)
     meta = evaluation.document.setdefault("meta", {})
     meta.update(run=cfg.name, iteration=trained.iteration, eval_seconds=round(time.perf_counter() - start, 1))
     if train_seconds is not None:
         meta["train_seconds"] = round(train_seconds, 1)
-    print(write_run_report(trained, evaluation, out_dir))
+    if dist.is_main():
+        print(write_run_report(trained, evaluation, out_dir))
 
 
 def run_command(args: argparse.Namespace) -> int:

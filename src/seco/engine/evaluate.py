@@ -95,7 +95,8 @@ def evaluate(net: SeCoNet, cfg: Config, split: str, outputs: tuple[str, ...] = (
         acc.matrices[block].all_reduce_()
     results = {b: segmentation_metrics(acc.matrices[b].matrix, names) for b in blocks}
     pairs = [tuple(p) for p in dataset.cooccurrence]
-    document: dict[str, Any] = {"split": split, "results": results, "meta": {"images": len(loader.dataset)}}
+    images = int(dist.all_reduce_sum(torch.tensor(len(loader.dataset))))
+    document: dict[str, Any] = {"split": split, "results": results, "meta": {"images": images}}
     if pairs:
         document["cooccurrence"] = {
             b: cooccurrence_table(results[b], pairs, _context_fp(acc, b, names, contexts)) for b in blocks

@@ -134,7 +134,8 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
         source = cam_aux if iteration < cfg.decomposition.tag_switch_iter else cam
         views = _decompose(images, source, labels, crop_box, cfg, mean, std, generator)
 
-    out = net(images, views.weak if views is not None else ())
+    wants_seg = "seg" in weights or "reg" in weights
+    out = net(images, views.weak if views is not None else (), with_seg=wants_seg)
     terms: dict[str, Tensor] = {
         "cls": classification_loss(out.logits, labels),
         "aux": classification_loss(out.aux_logits, labels),
@@ -145,7 +146,7 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
     if "ptc" in weights:
         label_map = aux_label_map(cam_aux, crop_box, cam_cfg.high_thr, cam_cfg.low_thr)
         terms["ptc"] = ptc_loss(out.tokens, labels_to_token_grid(label_map, out.tokens.shape[-2:]))
-    if "seg" in weights or "reg" in weights:
+    if wants_seg:
         pseudo = segmentation_pseudo_labels(cam, rgb, crop_box, cam_cfg.high_thr, cam_cfg.low_thr, state.par,
                                             cfg.par.downscale, labels=labels)
         seg = F.interpolate(out.seg, size=images.shape[-2:], mode="bilinear", align_corners=False)

@@ -20,8 +20,9 @@ class NetOutput:
 
     ``logits``/``aux_logits`` are (B, K); ``tokens``/``aux_tokens`` are token
     maps (B, D, h, w); ``embedding`` is the projected, normalised class token
-    (B, P), i.e. the global teacher's Z of eq. 3; ``seg`` is (B, K+1, h, w);
-    ``view_embeddings`` holds q (eq. 2) for each extra batch of views.
+    (B, P), i.e. the global teacher's Z of eq. 3, without gradient; ``seg``
+    is (B, K+1, h, w) when asked for; ``view_embeddings`` holds q (eq. 2) for
+    each extra batch of views.
     """
 
     logits: torch.Tensor
@@ -29,7 +30,7 @@ class NetOutput:
     tokens: torch.Tensor
     aux_tokens: torch.Tensor
     embedding: torch.Tensor
-    seg: torch.Tensor
+    seg: torch.Tensor | None
     view_embeddings: list[torch.Tensor]
 
 
@@ -51,20 +52,25 @@ class SeCoNet(nn.Module):
         self.projector = ProjectionHead(dim, proj_hidden, proj_dim or dim)
         self.seg_head = SegmentationHead(dim, num_classes, seg_dilations)
 
-    def forward(self, images: torch.Tensor, views: tuple[torch.Tensor, ...] = ()) -> NetOutput:
+    def forward(self, images: torch.Tensor, views: tuple[torch.Tensor, ...] = (), with_seg: bool = True) -> NetOutput:
         """One student pass over the images and any decomposed views.
 
         Everything that needs a gradient goes through this single call, so
-        DistributedDataParallel sees one forward per backward.
+        DistributedDataParallel sees one forward per backward; outputs that
+        no loss uses are not computed (``with_seg=False``) or carry no
+        gradient (``embedding``, which only feeds the prototypes), so DDP
+        never waits for gradients that cannot come.
         """
         out = self.encoder(images)
+        with torch.no_grad():
+            embedding = self.projector(out.cls)
         return NetOutput(
             logits=self.classifier(out.tokens),
             aux_logits=self.aux_classifier(out.aux_tokens),
             tokens=out.tokens,
             aux_tokens=out.aux_tokens,
-            embedding=self.projector(out.cls),
-            seg=self.seg_head(out.tokens),
+            embedding=embedding,
+            seg=self.seg_head(out.tokens) if with_seg else None,
             view_embeddings=[self.embed(v) for v in views],
         )
 
