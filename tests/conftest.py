@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from support import TINY_SYNTHETIC, tiny_overrides
 
 from seco.config import Config, DataConfig, SyntheticConfig, load_config
 from seco.data import make_synthetic, voc_palette
+from support import TINY_SYNTHETIC, tiny_overrides
 
 
 @pytest.fixture(scope="session")

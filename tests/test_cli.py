@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from support import tiny_overrides
 
 from seco.cli import main
+from support import tiny_overrides
 
 
 @pytest.fixture(scope="module")

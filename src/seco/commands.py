@@ -39,7 +39,8 @@ def _evaluate_into(trained: Trained, split: str, outputs: tuple[str, ...], crf: 
     cfg = trained.cfg
     start = time.perf_counter()
     evaluation = evaluate(trained.net, cfg, split, outputs, crf=crf, max_images=cfg.eval.max_images,
-                          progress=dist.is_main(), num_samples=cfg.eval.num_overlays, num_embeddings=cfg.eval.num_embeddings)
+                          num_samples=cfg.eval.num_overlays, num_embeddings=cfg.eval.num_embeddings,
+                          progress=dist.is_main())
     meta = evaluation.document.setdefault("meta", {})
     meta.update(run=cfg.name, iteration=trained.iteration, eval_seconds=round(time.perf_counter() - start, 1))
     if train_seconds is not None:
