@@ -94,3 +94,13 @@ def test_make_synthetic_and_configs(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert len((tmp_path / "set" / "ImageSets" / "Segmentation" / "train.txt").read_text().split()) == 4
     assert main(["configs"]) == 0 and "ablations/no_lil" in capsys.readouterr().out
     assert main(["configs", "voc", "train.iterations=5"]) == 0 and "iterations: 5" in capsys.readouterr().out
+
+
+def test_evaluate_with_dense_crf_streams_both_variants(demo_run: Path, tmp_path: Path) -> None:
+    pytest.importorskip("pydensecrf.densecrf", reason="the crf extra (pydensecrf2) is not installed")
+    assert main(["evaluate", "--checkpoint", str(demo_run / "last.pt"), "--outputs", "seg,cam", "--out",
+                 str(tmp_path), "eval.crf=true", "eval.crf_workers=2"]) == 0
+    doc = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(doc["results"]) == {"seg", "cam", "seg_crf", "cam_crf"}
+    for block in ("seg_crf", "cam_crf"):
+        assert doc["results"][block]["num_pixels"] == doc["results"]["seg"]["num_pixels"] == 8 * 96 * 96

@@ -55,6 +55,11 @@ def run_command(args: argparse.Namespace) -> int:
     if command == "demo":
         cfg = _with_out(load_config(args.config, args.overrides), args.out)
         start = time.perf_counter()
+        if cfg.data.format == "synthetic":
+            from seco.data import ensure_synthetic
+
+            print(f"synthetic co-occurrence benchmark: {ensure_synthetic(cfg.data)} "
+                  f"({time.perf_counter() - start:.1f} s)")
         _train_and_report(cfg, args.fresh)
         print(f"demo finished in {time.perf_counter() - start:.0f} s; see {cfg.out_dir}/report.md")
     elif command == "train":
