@@ -22,7 +22,7 @@ import numpy as np
 
 __all__ = ["CRFPool", "crf_available", "dense_crf"]
 
-MISSING_MESSAGE = "dense CRF needs the optional extra: pip install 'seco-wsss[crf]'"
+MISSING_MESSAGE = "dense CRF needs the optional extra: pip install 'seco-wsss[crf]' (or set eval.crf=false)"
 PROB_FLOOR = 1e-8
 
 

@@ -23,6 +23,7 @@ from seco.data import SegDataset, build_dataset, denormalize, pad_collate, read_
 from seco.engine import dist
 from seco.engine.crf import CRFPool
 from seco.engine.inference import predict_scores
+from seco.engine.progress import progress_bar
 from seco.method.par import PAR, build_par
 from seco.model import SeCoNet
 from seco.report.metrics import ConfusionMatrix, ContextFalsePositives, cooccurrence_table, segmentation_metrics
@@ -83,7 +84,7 @@ def evaluate(net: SeCoNet, cfg: Config, split: str, outputs: tuple[str, ...] = (
     result = Evaluation(document={})
     net.eval()
     stream = _predictions(net, loader, par, cfg, outputs, acc, dataset, result, num_samples, num_embeddings,
-                          tqdm(total=len(loader), desc=f"evaluate {split}", disable=not progress, dynamic_ncols=True))
+                          progress_bar(f"evaluate {split}", progress, total=len(loader)))
     if crf:
         with CRFPool(workers=cfg.eval.crf_workers) as pool:
             for (block, gt, context), labels in pool.imap(stream):

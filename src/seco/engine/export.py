@@ -8,10 +8,10 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from seco.data import build_dataset, denormalize, pad_collate, voc_palette
 from seco.engine.inference import predict_scores
+from seco.engine.progress import progress_bar
 from seco.engine.restore import Trained
 from seco.method.par import build_par
 
@@ -35,7 +35,7 @@ def export_masks(trained: Trained, split: str, out: Path, progress: bool = True)
     loader = DataLoader(dataset, batch_size=cfg.eval.batch_size, collate_fn=pad_collate,
                         num_workers=cfg.data.num_workers)
     names = []
-    for batch in tqdm(loader, desc=f"export {split}", disable=not progress, dynamic_ncols=True):
+    for batch in progress_bar(f"export {split}", progress, iterable=loader):
         images = batch["image"].to(device)
         rgb = denormalize(images, cfg.data.mean, cfg.data.std)
         probs = predict_scores(net, images, batch["labels"].to(device), rgb, par, cfg, ("mask",))["mask"]

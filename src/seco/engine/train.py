@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
 
 from seco import __version__
 from seco.config import Config, save_config, to_dict
@@ -27,6 +26,7 @@ from seco.engine.checkpoint import LAST, latest_checkpoint, load_checkpoint, sav
 from seco.engine.loader import TrainStream, derive_seed
 from seco.engine.logger import ScalarLogger
 from seco.engine.optim import WarmupPoly, build_optimizer
+from seco.engine.progress import progress_bar
 from seco.method.step import SeCoState, StepOutput, seco_step
 from seco.model import SeCoNet, build_model
 
@@ -144,8 +144,7 @@ def _loop(run: Training, net: torch.nn.Module, stream: TrainStream, logger: Scal
     amp = tr.amp and device.type == "cuda"
     run.net.train()
     run.state.train()
-    bar = tqdm(total=tr.iterations, initial=run.start_iteration, disable=not progress, desc="train",
-               dynamic_ncols=True)
+    bar = progress_bar("train", progress, total=tr.iterations, initial=run.start_iteration)
     start = time.perf_counter()
     batches = stream.iterate(run.start_iteration)
     iteration = run.start_iteration
