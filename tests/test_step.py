@@ -34,7 +34,7 @@ def test_full_step_gives_finite_losses_and_moves_reservoir_and_prototypes(tiny_c
     out.loss.backward()
     assert run.net.classifier.conv.weight.grad is not None
     assert run.net.projector.mlp[0].weight.grad.abs().sum() > 0
-    for key in ("rectified", "tag_background", "tag_class", "tag_uncertain", "pseudo_ignore"):
+    for key in ("rectified", "tag_background", "tag_class", "tag_uncertain", "pseudo_ignore", "tag_agreement_gt"):
         assert 0.0 <= out.stats[key] <= 1.0
     teacher_before = [p.clone() for p in run.state.teacher.parameters()]
     run.optimizer.step()

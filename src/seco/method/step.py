@@ -39,7 +39,14 @@ from seco.method.losses import (
 from seco.method.par import build_par
 from seco.method.patches import crop_patches, sample_patch_centres
 from seco.method.prototypes import Prototypes
-from seco.method.pseudo_labels import UNCERTAIN, aux_label_map, crop_mask, segmentation_pseudo_labels, tag_mask
+from seco.method.pseudo_labels import (
+    IGNORE_INDEX,
+    UNCERTAIN,
+    aux_label_map,
+    crop_mask,
+    segmentation_pseudo_labels,
+    tag_mask,
+)
 from seco.method.reservoir import Reservoir
 from seco.method.schedule import active_weights
 from seco.method.tags import global_tags, patch_tags
@@ -89,11 +96,17 @@ class _Views:
     weak: tuple[Tensor, ...]
     strong: tuple[Tensor, ...]
     tags: Tensor
+    patch_tags_gt: Tensor | None = None
 
 
 def _decompose(images: Tensor, tags_source: Tensor, labels: Tensor, crop_box: Tensor, cfg: MethodConfig,
-               mean: Tensor, std: Tensor, generator: torch.Generator) -> _Views:
-    """Image decomposition (Sec. 3.3): tagged local patches plus tagged global views."""
+               mean: Tensor, std: Tensor, generator: torch.Generator, gt_mask: Tensor | None = None) -> _Views:
+    """Image decomposition (Sec. 3.3): tagged local patches plus tagged global views.
+
+    When the training set has ground-truth masks (``gt_mask``, 255 = none),
+    the patches are also tagged from them, only to log how often the CAM
+    tags agree (the tags themselves never see ground truth).
+    """
     dec, cam_cfg = cfg.decomposition, cfg.cam
     mask = tag_mask(tags_source, cam_cfg.high_thr, cam_cfg.low_thr, crop_box)
     centres = sample_patch_centres(mask == UNCERTAIN, dec.num_patches, dec.border_margin, generator)
@@ -104,7 +117,11 @@ def _decompose(images: Tensor, tags_source: Tensor, labels: Tensor, crop_box: Te
     glob_tag = global_tags(labels, tags_source, cam_cfg.high_thr).repeat(dec.num_global)
     weak = tuple(weak_augment(v, generator) for v in (glob, patches))
     strong = tuple(strong_augment(v, mean, std, generator) for v in (glob, patches))
-    return _Views(weak=weak, strong=strong, tags=torch.cat([glob_tag, patch_tag]))
+    reference = None
+    if gt_mask is not None and bool((gt_mask != IGNORE_INDEX).any()):
+        known = torch.where(gt_mask == IGNORE_INDEX, torch.full_like(gt_mask, UNCERTAIN), gt_mask)
+        reference = patch_tags(crop_patches(known[:, None], centres, dec.patch_size)[:, 0], dec.phi)
+    return _Views(weak=weak, strong=strong, tags=torch.cat([glob_tag, patch_tag]), patch_tags_gt=reference)
 
 
 def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iteration: int, cfg: MethodConfig,
@@ -132,7 +149,7 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
         model.train(was_training)
     if wants_contrast:
         source = cam_aux if iteration < cfg.decomposition.tag_switch_iter else cam
-        views = _decompose(images, source, labels, crop_box, cfg, mean, std, generator)
+        views = _decompose(images, source, labels, crop_box, cfg, mean, std, generator, batch.get("mask"))
 
     wants_seg = "seg" in weights or "reg" in weights
     out = net(images, views.weak if views is not None else (), with_seg=wants_seg)
@@ -163,6 +180,11 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
         with torch.no_grad():
             k = torch.cat([teacher_embed(state.teacher, v) for v in views.strong])
         terms.update(_contrast(q, k, views.tags, labels, state, cfg, weights, stats))
+        if views.patch_tags_gt is not None:
+            predicted = views.tags[-views.patch_tags_gt.shape[0]:]
+            both = (predicted >= 0) & (views.patch_tags_gt >= 0)
+            if bool(both.any()):
+                stats["tag_agreement_gt"] = float((predicted == views.patch_tags_gt)[both].float().mean())
     _update_prototypes(state, out.embedding, labels, iteration, cfg)
 
     loss = sum(weights[name] * value for name, value in terms.items())
