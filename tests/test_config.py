@@ -122,3 +122,8 @@ def test_saved_config_loads_back_identically(tmp_path: Path) -> None:
     assert load_config(str(tmp_path / "config.yaml")) == cfg
     assert config_from_dict(to_dict(cfg)) == cfg
     assert apply_overrides(cfg, ["eval.crf=true"]).eval.crf is True
+
+
+def test_a_loss_must_be_active_from_the_start() -> None:
+    with pytest.raises(ConfigError, match="method.losses"):
+        load_config("ablations/baseline", ["method.losses.cls.enabled=false", "method.losses.aux.start_iter=5"])

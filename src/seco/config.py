@@ -413,6 +413,9 @@ def validate(cfg: Config) -> None:
     need(0 <= rect.sigma <= 1, "method.rectification.sigma", "is a fraction in [0, 1]")
     need(rect.mean_over in {"positives", "all_keys"}, "method.rectification.mean_over",
          "must be 'positives' (paper) or 'all_keys' (public code)")
+    terms = [getattr(cfg.method.losses, n) for n in ("cls", "aux", "ptc", "lig", "lil", "seg", "reg")]
+    need(any(t.enabled and t.weight > 0 and t.start_iter == 0 for t in terms), "method.losses",
+         "no loss is active at iteration 0; enable one (usually cls) with start_iter 0")
     need(cfg.method.losses.tau_g > 0 and cfg.method.losses.tau_l > 0, "method.losses.tau_g",
          "temperatures must be positive")
     tr = cfg.train

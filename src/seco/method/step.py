@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seco.config import MethodConfig
+from seco.data.transforms import denormalize
 from seco.method.augment import strong_augment, weak_augment
 from seco.method.cam import multiscale_cams
 from seco.method.ema import ema_update, make_teacher
@@ -153,13 +154,12 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
 
     wants_seg = "seg" in weights or "reg" in weights
     out = net(images, views.weak if views is not None else (), with_seg=wants_seg)
-    terms: dict[str, Tensor] = {
-        "cls": classification_loss(out.logits, labels),
-        "aux": classification_loss(out.aux_logits, labels),
-    }
-    rgb = None
-    if cam is not None:
-        rgb = (images * std[:, None, None] + mean[:, None, None]).clamp(0, 1)
+    terms: dict[str, Tensor] = {}
+    if "cls" in weights:
+        terms["cls"] = classification_loss(out.logits, labels)
+    if "aux" in weights:
+        terms["aux"] = classification_loss(out.aux_logits, labels)
+    rgb = denormalize(images, mean, std) if cam is not None else None
     if "ptc" in weights:
         label_map = aux_label_map(cam_aux, crop_box, cam_cfg.high_thr, cam_cfg.low_thr)
         terms["ptc"] = ptc_loss(out.tokens, labels_to_token_grid(label_map, out.tokens.shape[-2:]))
@@ -174,7 +174,7 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
             valid = crop_mask(crop_box, *images.shape[-2:])
             terms["reg"] = bilateral_energy_loss(seg.softmax(1), rgb, valid, reg.sigma_rgb, reg.sigma_xy,
                                                  reg.scale, reg.window)
-        stats["pseudo_ignore"] = float((pseudo == 255).float().mean())
+        stats["pseudo_ignore"] = float((pseudo == IGNORE_INDEX).float().mean())
     if views is not None:
         q = torch.cat(out.view_embeddings)
         with torch.no_grad():
@@ -187,7 +187,7 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
                 stats["tag_agreement_gt"] = float((predicted == views.patch_tags_gt)[both].float().mean())
     _update_prototypes(state, out.embedding, labels, iteration, cfg)
 
-    loss = sum(weights[name] * value for name, value in terms.items())
+    loss = torch.stack([weights[name] * value for name, value in terms.items()]).sum()
     return StepOutput(loss=loss, terms=terms, stats=stats)
 
 
