@@ -19,17 +19,17 @@ import numpy as np
 import torch
 
 from seco.config import load_config
-from seco.data import denormalize
+from seco.data import default_class_names, denormalize
 from seco.engine.crf import CRFPool, crf_available
 from seco.engine.inference import predict_scores
 from seco.method.par import build_par
 from seco.model import build_model
 
 
-def _batches(cfg, args, device):
+def _batches(cfg, args, device, num_classes):
     if args.random_data:
         gen = torch.Generator().manual_seed(0)
-        k = len(cfg.data.class_names) or 20
+        k = num_classes - 1
         for _ in range(args.batches):
             labels = (torch.rand(args.batch_size, k, generator=gen) < 0.2).float()
             yield torch.randn(args.batch_size, 3, args.size, args.size, generator=gen).to(device), labels.to(device)
@@ -67,10 +67,10 @@ def main() -> None:
         cfg, net = trained.cfg, trained.net
     else:
         cfg = load_config(args.config, [*args.overrides, "model.pretrained=false"])
-        num_classes = len(cfg.data.class_names) + 0 or (21 if cfg.data.format == "voc" else 10)
+        num_classes = len(default_class_names(cfg.data))
         net = build_model(cfg.model, num_classes).to(device).eval()
     par = build_par(cfg.method.par, device)
-    batches = list(_batches(cfg, args, device))
+    batches = list(_batches(cfg, args, device, net.num_classes))
     rows = []
     crf_items = []
     for output in ("cam", "mask", "seg"):

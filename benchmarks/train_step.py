@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from seco.config import Config, apply_overrides, load_config
+from seco.data import default_class_names
 from seco.engine.train import build_training
 from seco.method.step import seco_step
 
@@ -51,8 +52,9 @@ def _real_batches(cfg: Config, device: torch.device):
 
 
 def measure(cfg: Config, device: torch.device, steps: int, warmup: int, random_data: bool) -> dict:
-    num_classes = len(cfg.data.class_names) or (21 if cfg.data.format == "voc" else 10)
-    run = build_training(cfg, device, num_classes, [f"c{i}" for i in range(num_classes)])
+    names = default_class_names(cfg.data)
+    num_classes = len(names)
+    run = build_training(cfg, device, num_classes, names)
     gen = torch.Generator().manual_seed(0)
     batches = _real_batches(cfg, device) if not random_data else None
     mean = torch.tensor(cfg.data.mean, device=device)

@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from seco.config import DataConfig
-from seco.data import VOC_CLASSES, build_dataset, read_voc
+from seco.data import VOC_CLASSES, DataError, build_dataset, default_class_names, read_voc
 
 
 def test_labels_from_masks_and_raw_indices(voc_root: Path) -> None:
@@ -64,3 +65,11 @@ def test_synthetic_format_reads_generated_set(synthetic_data_cfg: DataConfig, sy
         present = sorted(set(item["mask"].unique().tolist()) - {0})
         assert present == labels[item["name"]]
         assert (item["labels"].nonzero().flatten() + 1).tolist() == present
+
+
+def test_default_class_names_need_no_data_on_disk() -> None:
+    assert len(default_class_names(DataConfig(format="voc"))) == 21
+    assert len(default_class_names(DataConfig(format="coco"))) == 81
+    assert default_class_names(DataConfig(format="folder", class_names=["background", "cat"])) == ["background", "cat"]
+    with pytest.raises(DataError, match="data.class_names"):
+        default_class_names(DataConfig(format="folder"))

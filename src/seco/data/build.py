@@ -13,11 +13,12 @@ from seco.data.dataset import SegDataset
 from seco.data.errors import DataError
 from seco.data.folder import read_folder
 from seco.data.records import Catalog
+from seco.data.scenes import CLASSES as SYNTHETIC_CLASSES
 from seco.data.synthetic import read_classes, read_cooccurrence
 from seco.data.transforms import EvalTransform, TrainTransform, Transform
 from seco.data.voc import read_voc
 
-__all__ = ["build_dataset", "build_transform", "fill_split", "read_catalog"]
+__all__ = ["build_dataset", "build_transform", "default_class_names", "fill_split", "read_catalog"]
 
 SYNTHETIC_LABELS = "class_labels.json"
 
@@ -67,9 +68,8 @@ def _read_files(cfg: DataConfig, split: str, train: bool) -> Catalog:
             class_names=cfg.class_names, require_labels=train, ignore_index=cfg.ignore_index,
         )
     if cfg.format in ("voc", "coco"):
-        defaults = VOC_CLASSES if cfg.format == "voc" else COCO_CLASSES
         return read_voc(
-            root, split, class_names=cfg.class_names or list(defaults), image_dir=image_dir,
+            root, split, class_names=default_class_names(cfg), image_dir=image_dir,
             mask_dir=mask_dir, labels_file=labels_file, require_labels=train, ignore_index=cfg.ignore_index,
         )
     if cfg.format == "folder":
@@ -80,6 +80,20 @@ def _read_files(cfg: DataConfig, split: str, train: bool) -> Catalog:
             mask_dir=mask_dir, require_labels=train,
         )
     raise DataError(f"unknown data.format {cfg.format!r}; expected synthetic, voc, coco or folder")
+
+
+def default_class_names(cfg: DataConfig) -> list[str]:
+    """``cfg.class_names`` if given, else the format's own table (background first).
+
+    Known without reading the data set, so a model can be sized before the
+    data exist on disk (benchmarks, GPU smoke runs); ``folder`` has no table.
+    """
+    if cfg.class_names:
+        return list(cfg.class_names)
+    tables = {"voc": VOC_CLASSES, "coco": COCO_CLASSES, "synthetic": SYNTHETIC_CLASSES}
+    if cfg.format not in tables:
+        raise DataError(f"data.format {cfg.format!r} has no built-in class list; set data.class_names")
+    return list(tables[cfg.format])
 
 
 def read_catalog(cfg: DataConfig, split: str, train: bool) -> Catalog:
