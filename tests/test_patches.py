@@ -61,3 +61,16 @@ def test_crop_patches_of_integer_masks_and_padding():
     expected = torch.full((4, 4), 255)
     expected[:3, :3] = masks[0]
     assert padded.shape == (1, 4, 4) and torch.equal(padded[0], expected)
+
+
+def test_centres_stay_out_of_the_crop_padding() -> None:
+    uncertain = torch.ones(2, 12, 12, dtype=torch.bool)
+    valid = torch.zeros(2, 12, 12, dtype=torch.bool)
+    valid[0, :6, :6] = True  # image 0: content only in the top-left corner
+    valid[1] = True
+    gen = torch.Generator().manual_seed(0)
+    centres = sample_patch_centres(uncertain, 50, 2, gen, valid)
+    assert bool((centres[0] < 6).all()) and bool((centres[0] >= 2).all())
+    assert int(centres[1].max()) >= 6  # the full image still spreads over the central region
+    no_uncertain = sample_patch_centres(torch.zeros_like(uncertain), 50, 2, gen, valid)
+    assert bool((no_uncertain[0] < 6).all())

@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     from seco.commands import run_command
     from seco.config import ConfigError
     from seco.data import DataError
+    from seco.engine import dist
     from seco.engine.checkpoint import CheckpointError
     from seco.engine.crf import MissingExtraError
     from seco.engine.train import NonFiniteLossError
@@ -101,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         # These errors already name the file or the config key at fault.
         print(f"seco {args.command}: error: {err}", file=sys.stderr)
         return 1
+    finally:
+        dist.cleanup()
 
 
 if __name__ == "__main__":

@@ -6,12 +6,13 @@ import argparse
 import dataclasses
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from seco.config import Config, available_configs, config_yaml, load_config
 from seco.engine import dist
-from seco.engine.evaluate import evaluate
-from seco.engine.restore import Trained, load_trained
-from seco.engine.run_report import write_run_report
+
+if TYPE_CHECKING:
+    from seco.engine.restore import Trained
 
 __all__ = ["run_command"]
 
@@ -21,6 +22,7 @@ def _with_out(cfg: Config, out: str | None) -> Config:
 
 
 def _train_and_report(cfg: Config, fresh: bool, skip_eval: bool = False) -> Path:
+    from seco.engine.restore import load_trained
     from seco.engine.train import train
 
     result = train(cfg, resume=not fresh)
@@ -36,6 +38,9 @@ def _train_and_report(cfg: Config, fresh: bool, skip_eval: bool = False) -> Path
 
 def _evaluate_into(trained: Trained, split: str, outputs: tuple[str, ...], crf: bool, out_dir: Path,
                    train_seconds: float | None = None) -> None:
+    from seco.engine.evaluate import evaluate
+    from seco.engine.run_report import write_run_report
+
     cfg = trained.cfg
     start = time.perf_counter()
     evaluation = evaluate(trained.net, cfg, split, outputs, crf=crf, max_images=cfg.eval.max_images,
@@ -66,6 +71,9 @@ def run_command(args: argparse.Namespace) -> int:
         cfg = load_config(args.config, args.overrides)
         _train_and_report(cfg, args.fresh, skip_eval=args.no_eval)
     elif command == "evaluate":
+        from seco.engine.restore import load_trained
+
+        dist.init_distributed("auto")  # under torchrun, ranks share the split
         trained = load_trained(args.checkpoint, args.config, args.overrides)
         split = args.split or trained.cfg.eval.split
         out = args.out or args.checkpoint.parent / f"eval-{split}"
@@ -73,6 +81,7 @@ def run_command(args: argparse.Namespace) -> int:
         _evaluate_into(trained, split, outputs, trained.cfg.eval.crf, out)
     elif command == "export-masks":
         from seco.engine.export import export_masks
+        from seco.engine.restore import load_trained
 
         trained = load_trained(args.checkpoint, args.config, args.overrides)
         split = args.split or trained.cfg.data.train_split

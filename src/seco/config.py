@@ -75,7 +75,6 @@ class DataConfig:
     scale_range: list[float] = field(default_factory=lambda: [0.5, 2.0])
     mean: list[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])
     std: list[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
-    ignore_index: int = 255
     num_workers: int = 0
     cooccurrence: list[list[str]] = field(default_factory=list)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)

@@ -26,7 +26,7 @@ SYNTHETIC_LABELS = "class_labels.json"
 def build_transform(cfg: DataConfig, train: bool) -> Transform:
     """The training augmentation (rescale, flip, padded crop) or plain normalisation."""
     if train:
-        return TrainTransform(cfg.crop_size, cfg.scale_range, cfg.mean, cfg.std, cfg.ignore_index)
+        return TrainTransform(cfg.crop_size, cfg.scale_range, cfg.mean, cfg.std)
     return EvalTransform(cfg.mean, cfg.std)
 
 
@@ -52,7 +52,7 @@ def _under(root: Path, template: str, split: str) -> Path | None:
 def _read_synthetic(cfg: DataConfig, split: str, train: bool) -> Catalog:
     root = ensure_synthetic(cfg)
     catalog = read_voc(
-        root, split, class_names=read_classes(root), require_labels=train, ignore_index=cfg.ignore_index,
+        root, split, class_names=read_classes(root), require_labels=train,
         labels_file=_under(root, cfg.labels_file or SYNTHETIC_LABELS, split),
     )
     return dataclasses.replace(catalog, cooccurrence=read_cooccurrence(root))
@@ -65,12 +65,12 @@ def _read_files(cfg: DataConfig, split: str, train: bool) -> Catalog:
     if cfg.format == "coco" and cfg.annotations:
         return read_coco(
             root, annotations=root / fill_split(cfg.annotations, split), image_dir=image_dir,
-            class_names=cfg.class_names, require_labels=train, ignore_index=cfg.ignore_index,
+            class_names=cfg.class_names, require_labels=train,
         )
     if cfg.format in ("voc", "coco"):
         return read_voc(
             root, split, class_names=default_class_names(cfg), image_dir=image_dir,
-            mask_dir=mask_dir, labels_file=labels_file, require_labels=train, ignore_index=cfg.ignore_index,
+            mask_dir=mask_dir, labels_file=labels_file, require_labels=train,
         )
     if cfg.format == "folder":
         if labels_file is None:
@@ -110,4 +110,4 @@ def read_catalog(cfg: DataConfig, split: str, train: bool) -> Catalog:
 
 def build_dataset(cfg: DataConfig, split: str, train: bool) -> SegDataset:
     """The dataset of ``split``: training transforms when ``train``, else normalisation only."""
-    return SegDataset(read_catalog(cfg, split, train), build_transform(cfg, train), cfg.ignore_index)
+    return SegDataset(read_catalog(cfg, split, train), build_transform(cfg, train))

@@ -11,20 +11,31 @@ import os
 import torch
 import torch.distributed as dist
 
-__all__ = ["all_reduce_sum", "barrier", "cleanup", "init_distributed", "is_main", "rank", "world_size"]
+__all__ = ["all_reduce_sum", "barrier", "cleanup", "init_distributed", "is_main", "rank", "resolve_device",
+           "world_size"]
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> the first GPU if there is one, else the CPU; other names unchanged."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device)
 
 
 def init_distributed(device: str) -> torch.device:
-    """Join the torchrun process group if launched by torchrun; return this process's device."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    """Join the torchrun process group if launched by torchrun; return this process's device.
+
+    On GPUs the group pairs NCCL (CUDA tensors) with gloo (CPU tensors such
+    as the evaluation's confusion matrices).
+    """
+    device = str(resolve_device(device))
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1:
         local_rank = int(os.environ.get("LOCAL_RANK", 0))
         if device.startswith("cuda"):
             torch.cuda.set_device(local_rank)
             device = f"cuda:{local_rank}"
         if not dist.is_initialized():
-            dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+            dist.init_process_group(backend="cpu:gloo,cuda:nccl" if device.startswith("cuda") else "gloo")
     return torch.device(device)
 
 

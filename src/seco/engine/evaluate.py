@@ -75,7 +75,7 @@ def evaluate(net: SeCoNet, cfg: Config, split: str, outputs: tuple[str, ...] = (
     contexts = _context_names(dataset)
     blocks = [*outputs, *(f"{o}_crf" for o in outputs if crf)]
     acc = _Accumulators(
-        matrices={b: ConfusionMatrix(dataset.num_classes, cfg.data.ignore_index, device="cpu") for b in blocks},
+        matrices={b: ConfusionMatrix(dataset.num_classes, device="cpu") for b in blocks},
         contexts={b: ContextFalsePositives(dataset.num_classes, len(contexts)) for b in blocks} if contexts else {},
     )
     loader = DataLoader(_shard(dataset, max_images), batch_size=cfg.eval.batch_size, collate_fn=pad_collate,
@@ -94,6 +94,9 @@ def evaluate(net: SeCoNet, cfg: Config, split: str, outputs: tuple[str, ...] = (
             pass
     for block in blocks:
         acc.matrices[block].all_reduce_()
+        if block in acc.contexts:
+            dist.all_reduce_sum(acc.contexts[block].counts)
+            dist.all_reduce_sum(acc.contexts[block].fp_total)
     results = {b: segmentation_metrics(acc.matrices[b].matrix, names) for b in blocks}
     pairs = [tuple(p) for p in dataset.cooccurrence]
     images = int(dist.all_reduce_sum(torch.tensor(len(loader.dataset))))

@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from seco.config import Config
-from seco.method.cam import multiscale_cams
+from seco.method.cam import multiscale_cams, with_background
 from seco.method.par import PAR
-from seco.method.pseudo_labels import refine_scores, with_background
+from seco.method.pseudo_labels import refine_scores
 from seco.model import SeCoNet
 
 __all__ = ["OUTPUTS", "cam_scores", "predict_scores", "seg_scores"]

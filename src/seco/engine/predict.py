@@ -17,17 +17,16 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from seco.config import Config
-from seco.data import DataError, normalize, voc_palette
+from seco.data import normalize, voc_palette
+from seco.data.files import IMAGE_SUFFIXES, read_image
 from seco.engine.inference import seg_scores
 from seco.engine.restore import load_trained
 from seco.model import SeCoNet
 
 __all__ = ["Predictor", "find_images", "predict_paths"]
-
-_IMAGE_SUFFIXES = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
 
 
 class Predictor:
@@ -84,20 +83,11 @@ def find_images(paths: Iterable[Path]) -> Iterator[Path]:
     """Image files among ``paths``; folders are walked recursively in sorted order."""
     for path in paths:
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file())
+            yield from sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         elif path.is_file():
             yield path
         else:
             raise FileNotFoundError(f"{path}: no such image or folder")
-
-
-def _open(path: Path) -> Image.Image:
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image.copy()
-    except (UnidentifiedImageError, OSError) as err:
-        raise DataError(f"{path}: cannot read image ({err})") from err
 
 
 def predict_paths(predictor: Predictor, paths: Iterable[Path], out_dir: Path) -> list[Path]:
@@ -105,7 +95,7 @@ def predict_paths(predictor: Predictor, paths: Iterable[Path], out_dir: Path) ->
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path in find_images(paths):
-        image = _open(path)
+        image = Image.fromarray(read_image(path))
         mask = predictor.predict(image)
         target = out_dir / f"{path.stem}.png"
         predictor.colorize(mask).save(target)

@@ -42,7 +42,9 @@ def load_trained(checkpoint: str | Path, config: str | None = None, overrides: S
     state = load_checkpoint(checkpoint)
     cfg = load_config(config, overrides) if config else apply_overrides(config_from_dict(state["config"]), overrides)
     model_cfg = dataclasses.replace(cfg.model, pretrained=False, weights="")
-    torch_device = dist.init_distributed(device if device != "auto" else cfg.train.device)
+    torch_device = dist.resolve_device(device if device != "auto" else cfg.train.device)
+    if torch_device.type == "cuda" and dist.world_size() > 1:
+        torch_device = torch.device("cuda", torch.cuda.current_device())
     net = build_model(model_cfg, len(state["class_names"]))
     net.load_state_dict(state["model"])
     net.to(torch_device).eval()

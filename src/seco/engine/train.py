@@ -79,15 +79,23 @@ class Training:
         }
 
     def restore(self, ckpt: dict[str, Any]) -> None:
-        """Load a checkpoint written by :meth:`checkpoint` into these objects."""
+        """Load a checkpoint written by :meth:`checkpoint` (loaded on the CPU) into these objects.
+
+        One process resumes bit-exactly. Under torchrun every rank takes rank
+        0's weights, reservoir and prototypes, and a patch-sampling stream
+        derived from (seed, rank, iteration).
+        """
         self.net.load_state_dict(ckpt["model"])
         self.state.load_state_dict(ckpt["state"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.start_iteration = int(ckpt["iteration"])
         torch.set_rng_state(ckpt["rng"]["torch"])
-        self.generator.set_state(ckpt["rng"]["generator"])
         if "cuda" in ckpt["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
-        self.start_iteration = int(ckpt["iteration"])
+        if dist.world_size() == 1:
+            self.generator.set_state(ckpt["rng"]["generator"])
+        else:  # only rank 0 saves: give every rank its own stream again, derived from the iteration
+            self.generator.manual_seed(derive_seed(self.cfg.seed, dist.rank(), 0x7A6, self.start_iteration))
 
 
 def _set_threads(threads: int) -> None:
@@ -119,7 +127,7 @@ def train(cfg: Config, resume: bool = True, progress: bool = True) -> TrainResul
         save_config(cfg, run_dir / "config.yaml")
     last = latest_checkpoint(run_dir) if resume else None
     if last is not None:
-        run.restore(load_checkpoint(last, map_location=device))
+        run.restore(load_checkpoint(last, map_location="cpu"))
     stream = TrainStream(dataset, cfg.train.batch_size, cfg.seed, cfg.data.num_workers, dist.rank(),
                          dist.world_size())
     net: torch.nn.Module = run.net
@@ -147,38 +155,39 @@ def _loop(run: Training, net: torch.nn.Module, stream: TrainStream, logger: Scal
     bar = progress_bar("train", progress, total=tr.iterations, initial=run.start_iteration)
     start = time.perf_counter()
     batches = stream.iterate(run.start_iteration)
-    iteration = run.start_iteration
+    done = 0
     for iteration in range(run.start_iteration, tr.iterations):
         batch = _to_device(next(batches), device)
         lr_factor = run.scheduler.step_to(iteration)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             out = seco_step(net, run.state, batch, iteration, cfg.method, mean, std, run.generator)
-        _check_finite(out, iteration, batch["name"])
+        loss_value = out.loss.item()
+        _check_finite(loss_value, out, iteration, batch["name"])
         run.optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
         if tr.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(run.net.parameters(), tr.grad_clip)
         run.optimizer.step()
         run.state.after_step(run.net)
-        done = iteration + 1 - run.start_iteration
+        done += 1
         rate = done * tr.batch_size / (time.perf_counter() - start)
+        bar.set_postfix(loss=f"{loss_value:.3f}", img_s=f"{rate:.1f}", refresh=False)
         bar.update(1)
-        bar.set_postfix(loss=f"{out.loss.item():.3f}", img_s=f"{rate:.1f}")
-        if iteration % tr.log_every == 0 or iteration + 1 == tr.iterations:
+        if dist.is_main() and (iteration % tr.log_every == 0 or iteration + 1 == tr.iterations):
             _log(logger, run, out, iteration, lr_factor * tr.lr, rate)
         if dist.is_main() and ((iteration + 1) % tr.ckpt_every == 0 or iteration + 1 == tr.iterations):
             save_checkpoint(run.checkpoint(iteration + 1), Path(cfg.out_dir) / LAST)
     bar.close()
     dist.barrier()
-    return time.perf_counter() - start, iteration + 1 - run.start_iteration
+    return time.perf_counter() - start, done
 
 
 def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
     return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
 
 
-def _check_finite(out: StepOutput, iteration: int, names: list[str]) -> None:
-    if math.isfinite(out.loss.item()):
+def _check_finite(loss_value: float, out: StepOutput, iteration: int, names: list[str]) -> None:
+    if math.isfinite(loss_value):
         return
     terms = ", ".join(f"{k}={v.item():.4g}" for k, v in out.terms.items())
     raise NonFiniteLossError(

@@ -23,13 +23,15 @@ def _central_region(height: int, width: int, margin: int, device: torch.device) 
 
 
 def sample_patch_centres(
-    uncertain: Tensor, num: int, margin: int, generator: torch.Generator | None = None
+    uncertain: Tensor, num: int, margin: int, generator: torch.Generator | None = None, valid: Tensor | None = None
 ) -> Tensor:
     """Draw ``num`` patch centres per image (recipe step 4).
 
     Centres are uniform (with replacement) over the uncertain pixels inside
-    ``[margin, H - margin) x [margin, W - margin)``; an image without an
-    uncertain pixel there draws uniformly over that whole region.
+    ``[margin, H - margin) x [margin, W - margin)`` and, when ``valid`` is
+    given, inside the image content (not the crop's padding); an image
+    without such a pixel draws uniformly over its valid central region, or
+    the whole central region when that is empty too.
 
     Args:
         uncertain: (B,H,W) bool, True where the tag mask is uncertain (-1).
@@ -37,6 +39,7 @@ def sample_patch_centres(
         margin: border margin in pixels (``DecompositionConfig.border_margin``).
         generator: random source on ``uncertain.device``; None uses the
             global generator of that device.
+        valid: optional (B,H,W) bool map of real image pixels (crop box).
 
     Returns:
         (B,num,2) int64 centres ``(y, x)``.
@@ -45,9 +48,12 @@ def sample_patch_centres(
     region = _central_region(height, width, margin, uncertain.device)
     if not bool(region.any()):
         raise ValueError(f"margin {margin} leaves no pixel of a {height}x{width} image for patch centres")
-    candidates = (uncertain.bool() & region).flatten(1)
+    region = region.expand_as(uncertain)
+    allowed = region if valid is None else region & valid.bool()
+    allowed = torch.where(allowed.flatten(1).any(dim=1)[:, None, None], allowed, region)
+    candidates = (uncertain.bool() & allowed).flatten(1)
     fallback = ~candidates.any(dim=1, keepdim=True)
-    weights = (candidates | (fallback & region.flatten())).float()
+    weights = (candidates | (fallback & allowed.flatten(1))).float()
     index = torch.multinomial(weights, num, replacement=True, generator=generator)
     return torch.stack([index // width, index % width], dim=-1)
 

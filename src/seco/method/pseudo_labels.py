@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from seco.method.cam import with_background
+from seco.method.labels import IGNORE_INDEX, UNCERTAIN
 from seco.method.par import PAR
 
 __all__ = [
@@ -29,11 +30,8 @@ __all__ = [
     "refine_scores",
     "segmentation_pseudo_labels",
     "tag_mask",
-    "with_background",
 ]
 
-IGNORE_INDEX = 255
-UNCERTAIN = -1
 
 
 def crop_mask(crop_box: Tensor, height: int, width: int, device: torch.device | None = None) -> Tensor:

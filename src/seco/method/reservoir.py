@@ -6,9 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seco.method.labels import UNCERTAIN
+
 __all__ = ["Reservoir"]
 
-UNCERTAIN = -1
 
 
 class Reservoir(nn.Module):

@@ -110,7 +110,8 @@ def _decompose(images: Tensor, tags_source: Tensor, labels: Tensor, crop_box: Te
     """
     dec, cam_cfg = cfg.decomposition, cfg.cam
     mask = tag_mask(tags_source, cam_cfg.high_thr, cam_cfg.low_thr, crop_box)
-    centres = sample_patch_centres(mask == UNCERTAIN, dec.num_patches, dec.border_margin, generator)
+    valid = crop_mask(crop_box, *images.shape[-2:])
+    centres = sample_patch_centres(mask == UNCERTAIN, dec.num_patches, dec.border_margin, generator, valid)
     patches = crop_patches(images, centres, dec.patch_size)
     patch_tag = patch_tags(crop_patches(mask[:, None], centres, dec.patch_size)[:, 0], dec.phi)
     whole = F.interpolate(images, size=(dec.global_size, dec.global_size), mode="bilinear", align_corners=False)

@@ -102,7 +102,7 @@ class SeCoNet(nn.Module):
             groups.setdefault((is_head, no_decay), []).append(param)
         return [
             {"params": params, "lr": lr * (head_lr_mult if is_head else 1.0),
-             "weight_decay": 0.0 if no_decay else weight_decay, "lr_mult": head_lr_mult if is_head else 1.0}
+             "weight_decay": 0.0 if no_decay else weight_decay}
             for (is_head, no_decay), params in sorted(groups.items())
         ]
 

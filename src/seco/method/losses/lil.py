@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from seco.method.labels import UNCERTAIN
+
 from .masked import masked_mean
 
 __all__ = ["lil_loss"]
@@ -32,5 +34,5 @@ def lil_loss(q: Tensor, tags: Tensor, keys: Tensor, key_tags: Tensor, tau_l: flo
     """
     logits = q @ keys.to(q).T / tau_l
     log_prob = logits - logits.logsumexp(dim=1, keepdim=True)
-    positive = (tags.unsqueeze(1) == key_tags.unsqueeze(0)) & (tags != -1).unsqueeze(1)
+    positive = (tags.unsqueeze(1) == key_tags.unsqueeze(0)) & (tags != UNCERTAIN).unsqueeze(1)
     return -masked_mean(log_prob, positive)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from seco.method.labels import UNCERTAIN
+
 __all__ = ["rectify_tags", "MEAN_OVER"]
 
 MEAN_OVER = ("positives", "all_keys")
-UNCERTAIN = -1
 
 
 @torch.no_grad()
