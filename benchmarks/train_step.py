@@ -22,7 +22,6 @@ import torch
 from seco.config import Config, apply_overrides, load_config
 from seco.data import default_class_names
 from seco.engine.train import build_training
-from seco.method.step import seco_step
 
 ABLATION_OFF = [f"method.losses.{n}.enabled=false" for n in ("ptc", "lig", "lil", "seg", "reg")]
 ALL_ON = [f"method.losses.{n}.start_iter=0" for n in ("ptc", "lig", "lil", "seg", "reg")] + [
@@ -44,11 +43,11 @@ def _random_batch(cfg: Config, num_classes: int, device: torch.device, gen: torc
 
 def _real_batches(cfg: Config, device: torch.device):
     from seco.data import build_dataset
-    from seco.engine.loader import TrainStream
+    from seco.engine.loader import TrainStream, to_device
 
     data = build_dataset(cfg.data, cfg.data.train_split, train=True)
     for batch in TrainStream(data, cfg.train.batch_size, cfg.seed, cfg.data.num_workers).iterate(0):
-        yield {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        yield to_device(batch, device)
 
 
 def measure(cfg: Config, device: torch.device, steps: int, warmup: int, random_data: bool) -> dict:
@@ -57,9 +56,6 @@ def measure(cfg: Config, device: torch.device, steps: int, warmup: int, random_d
     run = build_training(cfg, device, num_classes, names)
     gen = torch.Generator().manual_seed(0)
     batches = _real_batches(cfg, device) if not random_data else None
-    mean = torch.tensor(cfg.data.mean, device=device)
-    std = torch.tensor(cfg.data.std, device=device)
-    amp = cfg.train.amp and device.type == "cuda"
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     elapsed = 0.0
@@ -68,12 +64,7 @@ def measure(cfg: Config, device: torch.device, steps: int, warmup: int, random_d
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         start = time.perf_counter()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            out = seco_step(run.net, run.state, batch, 10**6, cfg.method, mean, std, run.generator)
-        run.optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
-        run.optimizer.step()
-        run.state.after_step(run.net)
+        run.step(run.net, batch, 10**6)  # an iteration past every loss's start
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         if i >= warmup:

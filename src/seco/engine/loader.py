@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-__all__ = ["SeededItems", "TrainStream"]
+__all__ = ["SeededItems", "TrainStream", "derive_seed", "to_device"]
 
 _MIX = (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
 
@@ -90,3 +90,8 @@ class TrainStream:
                                 persistent_workers=False, pin_memory=torch.cuda.is_available())
             yield from loader
             epoch, offset = epoch + 1, 0
+
+
+def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """Move a batch's tensors to ``device`` (names and other values stay)."""
+    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}

@@ -23,7 +23,7 @@ from seco.config import Config, save_config, to_dict
 from seco.data import build_dataset
 from seco.engine import dist
 from seco.engine.checkpoint import LAST, latest_checkpoint, load_checkpoint, save_checkpoint
-from seco.engine.loader import TrainStream, derive_seed
+from seco.engine.loader import TrainStream, derive_seed, to_device
 from seco.engine.logger import ScalarLogger
 from seco.engine.optim import WarmupPoly, build_optimizer
 from seco.engine.progress import progress_bar
@@ -61,6 +61,26 @@ class Training:
     generator: torch.Generator
     class_names: list[str]
     start_iteration: int = 0
+
+    def step(self, net: torch.nn.Module, batch: dict[str, Any], iteration: int) -> tuple[StepOutput, float]:
+        """One optimisation step: SeCo loss (bf16 autocast on GPU when ``train.amp``), NaN check,
+        backward, AdamW, EMA of the local teacher. ``net`` is the model or its DDP wrapper.
+        Returns the step output and the loss as a float.
+        """
+        cfg, device = self.cfg, self.device
+        mean = torch.tensor(cfg.data.mean, device=device)
+        std = torch.tensor(cfg.data.std, device=device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.train.amp and device.type == "cuda"):
+            out = seco_step(net, self.state, batch, iteration, cfg.method, mean, std, self.generator)
+        loss_value = out.loss.item()
+        _check_finite(loss_value, out, iteration, batch["name"])
+        self.optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        if cfg.train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.train.grad_clip)
+        self.optimizer.step()
+        self.state.after_step(self.net)
+        return out, loss_value
 
     def checkpoint(self, iteration: int) -> dict[str, Any]:
         """Everything needed to resume at ``iteration`` exactly (weights_only-safe)."""
@@ -147,9 +167,6 @@ def _loop(run: Training, net: torch.nn.Module, stream: TrainStream, logger: Scal
           progress: bool) -> tuple[float, int]:
     cfg, device = run.cfg, run.device
     tr = cfg.train
-    mean = torch.tensor(cfg.data.mean, device=device)
-    std = torch.tensor(cfg.data.std, device=device)
-    amp = tr.amp and device.type == "cuda"
     run.net.train()
     run.state.train()
     bar = progress_bar("train", progress, total=tr.iterations, initial=run.start_iteration)
@@ -157,18 +174,9 @@ def _loop(run: Training, net: torch.nn.Module, stream: TrainStream, logger: Scal
     batches = stream.iterate(run.start_iteration)
     done = 0
     for iteration in range(run.start_iteration, tr.iterations):
-        batch = _to_device(next(batches), device)
+        batch = to_device(next(batches), device)
         lr_factor = run.scheduler.step_to(iteration)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            out = seco_step(net, run.state, batch, iteration, cfg.method, mean, std, run.generator)
-        loss_value = out.loss.item()
-        _check_finite(loss_value, out, iteration, batch["name"])
-        run.optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
-        if tr.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(run.net.parameters(), tr.grad_clip)
-        run.optimizer.step()
-        run.state.after_step(run.net)
+        out, loss_value = run.step(net, batch, iteration)
         done += 1
         rate = done * tr.batch_size / (time.perf_counter() - start)
         bar.set_postfix(loss=f"{loss_value:.3f}", img_s=f"{rate:.1f}", refresh=False)
@@ -180,10 +188,6 @@ def _loop(run: Training, net: torch.nn.Module, stream: TrainStream, logger: Scal
     bar.close()
     dist.barrier()
     return time.perf_counter() - start, done
-
-
-def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
 
 
 def _check_finite(loss_value: float, out: StepOutput, iteration: int, names: list[str]) -> None:
