@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
-__all__ = ["voc_palette"]
+__all__ = ["palette_image", "voc_palette"]
 
 
 def voc_palette(n: int = 256) -> np.ndarray:
@@ -20,3 +21,10 @@ def voc_palette(n: int = 256) -> np.ndarray:
             bit = (ids >> (3 * shift + channel)) & 1
             colours[:, channel] |= bit << (7 - shift)
     return colours.astype(np.uint8)
+
+
+def palette_image(mask: np.ndarray) -> Image.Image:
+    """An (H, W) array of class ids 0..255 as a VOC-palette ``P`` image (what VOC's PNG masks are)."""
+    image = Image.fromarray(np.ascontiguousarray(mask, dtype=np.uint8), mode="P")
+    image.putpalette(voc_palette(256).tobytes())
+    return image

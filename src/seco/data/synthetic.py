@@ -26,7 +26,7 @@ from seco.config import SyntheticConfig
 from seco.data.contexts import CONTEXTS
 from seco.data.errors import DataError
 from seco.data.files import read_index_png
-from seco.data.palette import voc_palette
+from seco.data.palette import palette_image
 from seco.data.scenes import CLASSES, COOCCURRENCE, render_scene
 
 __all__ = [
@@ -50,13 +50,6 @@ def settings(cfg: SyntheticConfig) -> dict[str, Any]:
     return {"generator_version": GENERATOR_VERSION, **dataclasses.asdict(cfg)}
 
 
-def _index_png(values: np.ndarray, palette: bytes | None) -> Image.Image:
-    img = Image.frombytes("P" if palette else "L", (values.shape[1], values.shape[0]), values.tobytes())
-    if palette:
-        img.putpalette(palette)
-    return img
-
-
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
@@ -71,15 +64,15 @@ def make_synthetic(out: Path, cfg: SyntheticConfig) -> Path:
     folders = {key: out / key for key in ("JPEGImages", "SegmentationClass", "ContextMasks")}
     for folder in (*folders.values(), out / "ImageSets" / "Segmentation"):
         folder.mkdir(parents=True, exist_ok=True)
-    palette = voc_palette().tobytes()
     class_labels: dict[str, list[int]] = {}
     for split_id, (split, count) in enumerate(zip(SPLITS, (cfg.n_train, cfg.n_val))):
         names = [f"{split}_{i:05d}" for i in range(count)]
         for i, name in enumerate(names):
             canvas = render_scene(np.random.default_rng([cfg.seed, split_id, i]), cfg.image_size)
             Image.fromarray(canvas.to_uint8()).save(folders["JPEGImages"] / f"{name}.jpg", quality=95)
-            _index_png(canvas.label, palette).save(folders["SegmentationClass"] / f"{name}.png")
-            _index_png(canvas.context, None).save(folders["ContextMasks"] / f"{name}.png")
+            palette_image(canvas.label).save(folders["SegmentationClass"] / f"{name}.png")
+            Image.fromarray(np.ascontiguousarray(canvas.context, dtype=np.uint8), mode="L").save(
+                folders["ContextMasks"] / f"{name}.png")
             class_labels[name] = [int(c) for c in np.unique(canvas.label) if c != 0]
         (out / "ImageSets" / "Segmentation" / f"{split}.txt").write_text("".join(f"{n}\n" for n in names))
     _write_json(out / "class_labels.json", class_labels)

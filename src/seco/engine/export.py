@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader
 
-from seco.data import build_dataset, denormalize, pad_collate, voc_palette
+from seco.data import build_dataset, denormalize, pad_collate
+from seco.data.palette import palette_image
 from seco.engine.inference import predict_scores
 from seco.engine.progress import progress_bar
 from seco.engine.restore import Trained
@@ -31,7 +30,6 @@ def export_masks(trained: Trained, split: str, out: Path, progress: bool = True)
     par = build_par(cfg.method.par, device)
     masks_dir = out / "SegmentationClass"
     masks_dir.mkdir(parents=True, exist_ok=True)
-    palette = voc_palette(256).flatten().tolist()
     loader = DataLoader(dataset, batch_size=cfg.eval.batch_size, collate_fn=pad_collate,
                         num_workers=cfg.data.num_workers)
     names = []
@@ -42,9 +40,7 @@ def export_masks(trained: Trained, split: str, out: Path, progress: bool = True)
         labels = probs.argmax(1).byte().cpu().numpy()
         for i, name in enumerate(batch["name"]):
             h, w = batch["size"][i].tolist()
-            image = Image.fromarray(np.ascontiguousarray(labels[i, :h, :w]), mode="P")
-            image.putpalette(palette)
-            image.save(masks_dir / f"{name}.png")
+            palette_image(labels[i, :h, :w]).save(masks_dir / f"{name}.png")
             names.append(name)
     lists = out / "ImageSets" / "Segmentation"
     lists.mkdir(parents=True, exist_ok=True)

@@ -20,8 +20,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from seco.config import Config
-from seco.data import normalize, voc_palette
+from seco.data import normalize
 from seco.data.files import IMAGE_SUFFIXES, read_image
+from seco.data.palette import palette_image
 from seco.engine.inference import seg_scores
 from seco.engine.restore import load_trained
 from seco.model import SeCoNet
@@ -36,7 +37,6 @@ class Predictor:
         self.net = net.eval()
         self.cfg = cfg
         self.class_names = class_names
-        self.palette = voc_palette(256).flatten().tolist()
         self.device = next(net.parameters()).device
 
     @classmethod
@@ -66,9 +66,7 @@ class Predictor:
 
     def colorize(self, mask: np.ndarray) -> Image.Image:
         """A palette PNG image of a mask (VOC colours)."""
-        out = Image.fromarray(mask.astype(np.uint8), mode="P")
-        out.putpalette(self.palette)
-        return out
+        return palette_image(mask)
 
     def overlay(self, image: Image.Image, mask: np.ndarray, alpha: float = 0.5) -> Image.Image:
         """The image blended with its coloured mask (background left clear)."""
