@@ -204,7 +204,7 @@ def _check_finite(loss_value: float, out: StepOutput, iteration: int, names: lis
 def _log(logger: ScalarLogger, run: Training, out: StepOutput, iteration: int, lr: float, rate: float) -> None:
     scalars = {"loss/total": out.loss.item(), "train/lr": lr, "train/images_per_s": rate}
     scalars.update({f"loss/{k}": v.item() for k, v in out.terms.items()})
-    scalars.update({f"stats/{k}": v for k, v in out.stats.items()})
+    scalars.update({f"stats/{k}": float(v) for k, v in out.stats.items() if bool(torch.isfinite(v))})
     counts = run.state.reservoir.class_counts(run.net.num_classes - 1).float()
     total = counts.sum().clamp(min=1)
     names = ["background", *run.class_names[1:]]

@@ -45,10 +45,9 @@ def sample_patch_centres(
         (B,num,2) int64 centres ``(y, x)``.
     """
     _, height, width = uncertain.shape
-    region = _central_region(height, width, margin, uncertain.device)
-    if not bool(region.any()):
+    if min(height, width) <= 2 * margin:  # checked on the host: no device sync
         raise ValueError(f"margin {margin} leaves no pixel of a {height}x{width} image for patch centres")
-    region = region.expand_as(uncertain)
+    region = _central_region(height, width, margin, uncertain.device).expand_as(uncertain)
     allowed = region if valid is None else region & valid.bool()
     allowed = torch.where(allowed.flatten(1).any(dim=1)[:, None, None], allowed, region)
     candidates = (uncertain.bool() & allowed).flatten(1)

@@ -87,7 +87,7 @@ class StepOutput:
 
     loss: Tensor
     terms: dict[str, Tensor] = field(default_factory=dict)
-    stats: dict[str, float] = field(default_factory=dict)
+    stats: dict[str, Tensor] = field(default_factory=dict)
 
 
 @dataclass
@@ -120,7 +120,7 @@ def _decompose(images: Tensor, tags_source: Tensor, labels: Tensor, crop_box: Te
     weak = tuple(weak_augment(v, generator) for v in (glob, patches))
     strong = tuple(strong_augment(v, mean, std, generator) for v in (glob, patches))
     reference = None
-    if gt_mask is not None and bool((gt_mask != IGNORE_INDEX).any()):
+    if gt_mask is not None:
         known = torch.where(gt_mask == IGNORE_INDEX, torch.full_like(gt_mask, UNCERTAIN), gt_mask)
         reference = patch_tags(crop_patches(known[:, None], centres, dec.patch_size)[:, 0], dec.phi)
     return _Views(weak=weak, strong=strong, tags=torch.cat([glob_tag, patch_tag]), patch_tags_gt=reference)
@@ -139,7 +139,7 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
     wants_contrast = "lig" in weights or "lil" in weights
     wants_cams = wants_contrast or any(k in weights for k in ("ptc", "seg", "reg"))
     cam_cfg = cfg.cam
-    stats: dict[str, float] = {}
+    stats: dict[str, Tensor] = {}
 
     cam = cam_aux = None
     views = None
@@ -175,7 +175,7 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
             valid = crop_mask(crop_box, *images.shape[-2:])
             terms["reg"] = bilateral_energy_loss(seg.softmax(1), rgb, valid, reg.sigma_rgb, reg.sigma_xy,
                                                  reg.scale, reg.window)
-        stats["pseudo_ignore"] = float((pseudo == IGNORE_INDEX).float().mean())
+        stats["pseudo_ignore"] = (pseudo == IGNORE_INDEX).float().mean()
     if views is not None:
         q = torch.cat(out.view_embeddings)
         with torch.no_grad():
@@ -183,9 +183,8 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
         terms.update(_contrast(q, k, views.tags, labels, state, cfg, weights, stats))
         if views.patch_tags_gt is not None:
             predicted = views.tags[-views.patch_tags_gt.shape[0]:]
-            both = (predicted >= 0) & (views.patch_tags_gt >= 0)
-            if bool(both.any()):
-                stats["tag_agreement_gt"] = float((predicted == views.patch_tags_gt)[both].float().mean())
+            both = (predicted >= 0) & (views.patch_tags_gt >= 0)  # NaN when nothing to compare
+            stats["tag_agreement_gt"] = ((predicted == views.patch_tags_gt) & both).sum() / both.sum()
     _update_prototypes(state, out.embedding, labels, iteration, cfg)
 
     loss = torch.stack([weights[name] * value for name, value in terms.items()]).sum()
@@ -193,7 +192,7 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
 
 
 def _contrast(q: Tensor, k: Tensor, tags: Tensor, labels: Tensor, state: SeCoState, cfg: MethodConfig,
-              weights: dict[str, float], stats: dict[str, float]) -> dict[str, Tensor]:
+              weights: dict[str, float], stats: dict[str, Tensor]) -> dict[str, Tensor]:
     """LiG (eq. 4) and LiL with rectification (eqs. 6-8); then push k into the reservoir (eq. 5)."""
     terms: dict[str, Tensor] = {}
     losses = cfg.losses
@@ -211,13 +210,13 @@ def _contrast(q: Tensor, k: Tensor, tags: Tensor, labels: Tensor, state: SeCoSta
         lil_tags, fired = rectify_tags(q.detach(), tags, keys, key_tags, cfg.rectification.sigma,
                                        cfg.rectification.mean_over)
         eligible = (tags != UNCERTAIN).sum().clamp(min=1)
-        stats["rectified"] = float(fired.sum() / eligible)
+        stats["rectified"] = fired.sum() / eligible
     if "lil" in weights:
         terms["lil"] = lil_loss(q, lil_tags, keys, key_tags, losses.tau_l)
     state.reservoir.push(k, lil_tags)
-    stats["tag_background"] = float((tags == 0).float().mean())
-    stats["tag_class"] = float((tags > 0).float().mean())
-    stats["tag_uncertain"] = float((tags == UNCERTAIN).float().mean())
+    stats["tag_background"] = (tags == 0).float().mean()
+    stats["tag_class"] = (tags > 0).float().mean()
+    stats["tag_uncertain"] = (tags == UNCERTAIN).float().mean()
     return terms
 
 
