@@ -95,8 +95,7 @@ def evaluate(net: SeCoNet, cfg: Config, split: str, outputs: tuple[str, ...] = (
     for block in blocks:
         acc.matrices[block].all_reduce_()
         if block in acc.contexts:
-            dist.all_reduce_sum(acc.contexts[block].counts)
-            dist.all_reduce_sum(acc.contexts[block].fp_total)
+            acc.contexts[block].all_reduce_()
     results = {b: segmentation_metrics(acc.matrices[b].matrix, names) for b in blocks}
     pairs = [tuple(p) for p in dataset.cooccurrence]
     images = int(dist.all_reduce_sum(torch.tensor(len(loader.dataset))))

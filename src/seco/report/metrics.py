@@ -167,6 +167,13 @@ class ContextFalsePositives:
         self.counts += torch.bincount(flat, minlength=size).view(self.num_classes, self.num_contexts)
         return self
 
+    def all_reduce_(self) -> ContextFalsePositives:
+        """Sum the counts over an initialised ``torch.distributed`` group (no-op without one)."""
+        if dist.is_available() and dist.is_initialized():
+            dist.all_reduce(self.counts)
+            dist.all_reduce(self.fp_total)
+        return self
+
     def fraction(self, class_id: int, context_id: int) -> float | None:
         """Share of the false positives of ``class_id`` lying on ``context_id`` (None without any FP)."""
         total = int(self.fp_total[class_id])
