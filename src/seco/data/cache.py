@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
+from seco.atomic import atomic_directory
 from seco.config import DataConfig, SyntheticConfig
 from seco.data.errors import DataError
 from seco.data.synthetic import MARKER, make_synthetic, settings
@@ -47,15 +46,10 @@ def ensure_synthetic(data_cfg: DataConfig) -> Path:
     if target.exists() and any(target.iterdir()):
         raise DataError(f"{target}: folder is not empty but holds no complete synthetic set ({MARKER} "
                         "missing); remove it or set another data.root")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        make_synthetic(staging, data_cfg.synthetic)
-        os.chmod(staging, 0o755)
-        os.replace(staging, target)
+        with atomic_directory(target) as staging:
+            make_synthetic(staging, data_cfg.synthetic)
     except OSError:
-        if not marker.is_file():
+        if not marker.is_file():  # another process finished the same set first
             raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target

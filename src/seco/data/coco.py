@@ -16,6 +16,7 @@ from pycocotools.coco import COCO
 from seco.data.errors import DataError
 from seco.data.files import find_image, image_index
 from seco.data.records import Catalog, Record
+from seco.labels import IGNORE_INDEX
 
 __all__ = ["CocoMask", "CocoMasks", "read_coco"]
 
@@ -23,7 +24,7 @@ __all__ = ["CocoMask", "CocoMasks", "read_coco"]
 class CocoMasks:
     """One instances file: contiguous class ids (1..K in sorted category-id order) and masks."""
 
-    def __init__(self, path: Path, ignore_index: int = 255) -> None:
+    def __init__(self, path: Path, ignore_index: int = IGNORE_INDEX) -> None:
         if not path.is_file():
             raise DataError(f"{path}: annotations file does not exist")
         try:
@@ -84,7 +85,7 @@ def read_coco(
     image_dir: str,
     class_names: Sequence[str] = (),
     require_labels: bool = False,
-    ignore_index: int = 255,
+    ignore_index: int = IGNORE_INDEX,
 ) -> Catalog:
     """Records of every image of an instances file, images in ``root/<image_dir>``.
 

@@ -8,10 +8,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from seco.labels import IGNORE_INDEX
+
 __all__ = ["pad_collate"]
 
 
-def pad_collate(batch: Sequence[dict[str, Any]], ignore_index: int = 255) -> dict[str, Any]:
+def pad_collate(batch: Sequence[dict[str, Any]], ignore_index: int = IGNORE_INDEX) -> dict[str, Any]:
     """Stack items; pad images (with 0) and masks (with ``ignore_index``) at the bottom and right.
 
     Each item's ``size`` and ``crop_box`` stay as they were, so callers can cut

@@ -13,6 +13,7 @@ from seco.data.files import check_class_ids, check_mask_size, read_image
 from seco.data.palette import voc_palette
 from seco.data.records import Catalog, Record
 from seco.data.transforms import Transform
+from seco.labels import IGNORE_INDEX
 
 __all__ = ["SegDataset"]
 
@@ -28,7 +29,7 @@ class SegDataset(Dataset):
     Masks are checked (size, class ids) when their item is loaded.
     """
 
-    def __init__(self, catalog: Catalog, transform: Transform, ignore_index: int = 255) -> None:
+    def __init__(self, catalog: Catalog, transform: Transform, ignore_index: int = IGNORE_INDEX) -> None:
         self.catalog = catalog
         self.transform = transform
         self.ignore_index = ignore_index

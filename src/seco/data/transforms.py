@@ -13,6 +13,8 @@ from torch import Tensor
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
+from seco.labels import IGNORE_INDEX
+
 __all__ = ["EvalTransform", "Transform", "TrainTransform", "denormalize", "normalize", "random_crop"]
 
 Transform = Callable[[Tensor, Tensor], tuple[Tensor, Tensor, Tensor]]
@@ -76,7 +78,7 @@ class TrainTransform(EvalTransform):
         scale_range: Sequence[float],
         mean: Sequence[float],
         std: Sequence[float],
-        ignore_index: int = 255,
+        ignore_index: int = IGNORE_INDEX,
     ) -> None:
         super().__init__(mean, std)
         self.crop_size = crop_size

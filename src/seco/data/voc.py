@@ -16,6 +16,7 @@ from seco.data.files import (
 )
 from seco.data.labels import check_foreground, read_label_file, resolve_labels
 from seco.data.records import Catalog, PngMask, Record
+from seco.labels import IGNORE_INDEX
 
 __all__ = ["read_voc"]
 
@@ -29,7 +30,7 @@ def read_voc(
     mask_dir: str = "SegmentationClass",
     labels_file: Path | None = None,
     require_labels: bool = False,
-    ignore_index: int = 255,
+    ignore_index: int = IGNORE_INDEX,
 ) -> Catalog:
     """Records of ``root/ImageSets/Segmentation/<split>.txt``.
 

@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from seco.labels import IGNORE_INDEX, UNCERTAIN
 from seco.method.cam import with_background
-from seco.method.labels import IGNORE_INDEX, UNCERTAIN
 from seco.method.par import PAR
 
 __all__ = [

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seco.method.labels import UNCERTAIN
+from seco.labels import UNCERTAIN
 
 __all__ = ["Reservoir"]
 

@@ -35,6 +35,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from seco.labels import IGNORE_INDEX
+
 __all__ = [
     "ConfusionMatrix",
     "ContextFalsePositives",
@@ -76,7 +78,8 @@ class ConfusionMatrix:
     across workers with :meth:`merge` or ``+``.
     """
 
-    def __init__(self, num_classes: int, ignore_index: int = 255, device: torch.device | str | None = None) -> None:
+    def __init__(self, num_classes: int, ignore_index: int = IGNORE_INDEX,
+                 device: torch.device | str | None = None) -> None:
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         self.num_classes = num_classes
@@ -145,7 +148,7 @@ class ContextFalsePositives:
     without a context.
     """
 
-    def __init__(self, num_classes: int, num_contexts: int, ignore_index: int = 255) -> None:
+    def __init__(self, num_classes: int, num_contexts: int, ignore_index: int = IGNORE_INDEX) -> None:
         self.num_classes = num_classes
         self.num_contexts = num_contexts
         self.ignore_index = ignore_index

@@ -38,10 +38,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from seco.atomic import atomic_write
 from seco.report.plots import confusion_ratio_bars
 from seco.report.tables import (
     BLOCK_TITLES,
-    atomic_write_text,
     iou_ratio_cell,
     markdown_table,
     ratio,
@@ -147,4 +147,4 @@ def compare_runs(run_dirs: Sequence[PathLike], out_dir: PathLike) -> Path:
         figure = confusion_ratio_bars(blocks, out_dir / f"confusion_ratio_{block_name}.png", title=plot_title)
         cooccurrence = {run: r.get("cooccurrence", {}).get(block_name, []) for run, r in runs.items()}
         sections.append(_comparison_section(title, blocks, cooccurrence, split, figure.name))
-    return atomic_write_text(out_dir / COMPARISON_FILE, "\n".join(sections))
+    return atomic_write(out_dir / COMPARISON_FILE, "\n".join(sections))

@@ -1,4 +1,4 @@
-"""Metrics as Markdown and console tables, and the atomic writer of metrics.json.
+"""Metrics as Markdown and console tables, and the writer of metrics.json.
 
 Every heading states the split the numbers come from: the paper's CAM and
 mask numbers are on the *train* split and its segmentation numbers on *val*,
@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
+from seco.atomic import atomic_write
+
 __all__ = [
-    "atomic_write_text",
     "format_console_table",
     "iou_ratio_cell",
     "markdown_table",
@@ -172,21 +171,6 @@ def results_markdown(results: Mapping[str, Any]) -> str:
     return "\n".join(sections)
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_metrics(
     path_json: str | os.PathLike[str],
     path_md: str | os.PathLike[str],
@@ -200,5 +184,5 @@ def write_metrics(
     """
     text = json.dumps(results, indent=2, allow_nan=False) + "\n"
     markdown = results_markdown(results)
-    atomic_write_text(path_json, text)
-    atomic_write_text(path_md, markdown + (f"\n{extra_markdown}" if extra_markdown else ""))
+    atomic_write(path_json, text)
+    atomic_write(path_md, markdown + (f"\n{extra_markdown}" if extra_markdown else ""))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from seco.method.labels import UNCERTAIN
+from seco.labels import UNCERTAIN
 
 from .masked import masked_mean
 

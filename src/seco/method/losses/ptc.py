@@ -6,12 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from seco.labels import IGNORE_INDEX
+
 from .masked import masked_mean
 
 __all__ = ["labels_to_token_grid", "ptc_loss"]
 
 
-def ptc_loss(tokens: Tensor, label_map: Tensor, ignore_index: int = 255) -> Tensor:
+def ptc_loss(tokens: Tensor, label_map: Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:
     """``0.5 (1 - mean_pos |cos|) + 0.5 mean_neg |cos|`` over token pairs of each image.
 
     Args:
@@ -36,7 +38,7 @@ def ptc_loss(tokens: Tensor, label_map: Tensor, ignore_index: int = 255) -> Tens
     return 0.5 * masked_mean(1.0 - cos, pair & same) + 0.5 * masked_mean(cos, pair & ~same)
 
 
-def labels_to_token_grid(label_map: Tensor, size: tuple[int, int], ignore_index: int = 255) -> Tensor:
+def labels_to_token_grid(label_map: Tensor, size: tuple[int, int], ignore_index: int = IGNORE_INDEX) -> Tensor:
     """Downsample a pixel label map (B, H, W) to the token grid ``size`` by majority vote.
 
     Each pixel falls in the token cell ``(y * h // H, x * w // W)``; the cell

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from seco.method.labels import UNCERTAIN
+from seco.labels import UNCERTAIN
 
 __all__ = ["rectify_tags", "MEAN_OVER"]
 

@@ -6,12 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from seco.labels import IGNORE_INDEX
+
 from .masked import masked_mean
 
 __all__ = ["balanced_seg_loss"]
 
 
-def balanced_seg_loss(logits: Tensor, target: Tensor, ignore_index: int = 255) -> Tensor:
+def balanced_seg_loss(logits: Tensor, target: Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:
     """Mean of a background and a foreground cross-entropy term (L_seg, paper Sec. 3.6).
 
     Args:

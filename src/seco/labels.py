@@ -1,4 +1,4 @@
-"""The two special label values shared by every part of the method.
+"""The two special label values shared by data, method, engine and reports.
 
 * ``IGNORE_INDEX`` (255): a pixel no loss or metric looks at (VOC's border
   value, also outside the crop box and where pseudo labels disagree);
