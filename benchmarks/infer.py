@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from seco.config import load_config
-from seco.data import default_class_names, denormalize
+from seco.data import default_class_names
 from seco.engine.crf import CRFPool, crf_available
 from seco.engine.inference import predict_scores
 from seco.method.par import build_par
@@ -74,21 +74,19 @@ def main() -> None:
     rows = []
     crf_items = []
     for output in ("cam", "mask", "seg"):
-        predict_scores(net, batches[0][0][:1], batches[0][1][:1], denormalize(batches[0][0][:1], cfg.data.mean,
-                                                                               cfg.data.std), par, cfg, (output,))
+        predict_scores(net, batches[0][0][:1], batches[0][1][:1], par, cfg, (output,))
         count, elapsed = 0, 0.0
         for images, labels in batches:
-            rgb = denormalize(images, cfg.data.mean, cfg.data.std)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             start = time.perf_counter()
-            scores = predict_scores(net, images, labels, rgb, par, cfg, (output,))[output]
+            scores = predict_scores(net, images, labels, par, cfg, (output,))[output]
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             elapsed += time.perf_counter() - start
             count += images.shape[0]
             if output == "seg" and len(crf_items) < 32:
-                rgb8 = (rgb * 255).byte().permute(0, 2, 3, 1).cpu().numpy()
+                rgb8 = (images * 255).byte().permute(0, 2, 3, 1).cpu().numpy()
                 crf_items += [(len(crf_items) + i, rgb8[i], scores[i].float().cpu().numpy())
                               for i in range(images.shape[0])]
         rows.append({"output": output, "images_per_s": count / elapsed, "images": count})

@@ -34,7 +34,7 @@ def _random_batch(cfg: Config, num_classes: int, device: torch.device, gen: torc
     labels = (torch.rand(batch, num_classes - 1, generator=gen) < 0.15).float()
     labels[torch.arange(batch), torch.randint(0, num_classes - 1, (batch,), generator=gen)] = 1.0
     return {
-        "image": torch.randn(batch, 3, size, size, generator=gen).to(device),
+        "image": torch.rand(batch, 3, size, size, generator=gen).to(device),
         "labels": labels.to(device),
         "crop_box": torch.tensor([[0, size, 0, size]] * batch, device=device),
         "name": [f"random{i}" for i in range(batch)],

@@ -4,16 +4,13 @@ import torch
 
 from seco.method.augment import colour_jitter, gaussian_blur, random_grayscale, strong_augment, weak_augment
 
-MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
-
-def _normalised(n: int = 32, size: int = 6) -> torch.Tensor:
-    rgb = torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(0))
-    return (rgb - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None]
+def _rgb(n: int = 32, size: int = 6) -> torch.Tensor:
+    return torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(0))
 
 
 def test_weak_augment_flips_whole_samples_only():
-    x = _normalised()
+    x = _rgb()
     out = weak_augment(x, torch.Generator().manual_seed(0))
     flipped = torch.tensor([torch.equal(o, s.flip(-1)) for o, s in zip(out, x)])
     kept = torch.tensor([torch.equal(o, s) for o, s in zip(out, x)])
@@ -21,19 +18,18 @@ def test_weak_augment_flips_whole_samples_only():
 
 
 def test_augmentations_are_deterministic_given_a_generator():
-    x = _normalised()
-    for augment in (weak_augment, lambda v, g: strong_augment(v, MEAN, STD, g)):
+    x = _rgb()
+    for augment in (weak_augment, strong_augment):
         first = augment(x, torch.Generator().manual_seed(3))
         assert torch.equal(first, augment(x, torch.Generator().manual_seed(3)))
         assert not torch.equal(first, augment(x, torch.Generator().manual_seed(4)))
 
 
 def test_strong_augment_keeps_shape_and_valid_colour_range():
-    x = _normalised()
-    out = strong_augment(x, MEAN, STD, torch.Generator().manual_seed(0))
+    x = _rgb()
+    out = strong_augment(x, torch.Generator().manual_seed(0))
     assert out.shape == x.shape and out.dtype == x.dtype
-    rgb = out * torch.tensor(STD)[:, None, None] + torch.tensor(MEAN)[:, None, None]
-    assert rgb.min() >= -1e-5 and rgb.max() <= 1 + 1e-5
+    assert out.min() >= 0 and out.max() <= 1
 
 
 def test_colour_ops_with_probability_zero_or_one():

@@ -38,7 +38,7 @@ def test_voc_yaml_holds_the_official_defaults() -> None:
     m = cfg.method
     assert (m.decomposition.patch_size, m.decomposition.num_patches, m.decomposition.num_global) == (64, 10, 2)
     assert (m.decomposition.phi, m.decomposition.tag_switch_iter) == (0.2, 10000)
-    assert (m.reservoir.capacity, m.reservoir.ema_momentum) == (4608, 0.999)
+    assert (m.reservoir.capacity, m.teacher.momentum) == (4608, 0.999)
     assert (m.prototypes.momentum, m.prototypes.start_iter) == (0.9, 600)
     assert (m.cam.high_thr, m.cam.low_thr, m.cam.bkg_thr) == (0.7, 0.25, 0.5)
     assert m.cam.scales == [1.0, 0.5, 0.75, 1.5]

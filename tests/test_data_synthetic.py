@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from seco.config import DataConfig, SyntheticConfig
-from seco.data import DataError, ensure_synthetic, make_synthetic, read_context_mask
+from seco.data import DataError, build_dataset, ensure_synthetic, make_synthetic
 from seco.data import cache as cache_module
+from seco.data.files import read_index_png
 from seco.data.scenes import CLASSES, render_scene
 
 SMALL = SyntheticConfig(seed=3, n_train=5, n_val=2, image_size=48)
@@ -56,7 +58,7 @@ def test_masks_agree_with_class_labels(synthetic_root: Path) -> None:
         mask = np.array(Image.open(synthetic_root / "SegmentationClass" / f"{name}.png"))
         assert sorted(set(np.unique(mask).tolist()) - {0}) == ids
         assert ids, f"{name} has no object"
-        context = read_context_mask(synthetic_root, name)
+        context = read_index_png(synthetic_root / "ContextMasks" / f"{name}.png")
         assert not np.any((context > 0) & (mask > 0)), "a context pixel is also an object pixel"
         assert context.max() <= 3
 
@@ -126,3 +128,12 @@ def test_ensure_synthetic_uses_root_and_refuses_foreign_folder(tmp_path: Path) -
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(DataError, match="other"):
         ensure_synthetic(DataConfig(root=str(tmp_path / "other")))
+
+
+def test_evaluation_items_carry_their_context_map(synthetic_data_cfg) -> None:
+    dataset = build_dataset(synthetic_data_cfg, "val", train=False)
+    assert dataset.contexts == ["water", "rails", "sky"]
+    item = dataset[0]
+    expected = read_index_png(dataset.root / "ContextMasks" / f"{item['name']}.png")
+    assert torch.equal(item["context"], torch.from_numpy(expected))
+    assert "context" not in build_dataset(synthetic_data_cfg, "train", train=True)[0]

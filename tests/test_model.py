@@ -96,3 +96,14 @@ def test_teacher_modules_embed_like_the_student() -> None:
     net = build_model(TINY, num_classes=3)
     x = torch.randn(2, 3, 32, 32)
     assert torch.allclose(teacher_embed(net.teacher_modules(), x), net.embed(x))
+
+
+def test_the_encoder_normalises_unit_rgb_with_its_pixel_mean_and_std() -> None:
+    plain = build_encoder(TINY.name, kwargs=TINY.kwargs, pixel_mean=(0.0, 0.0, 0.0), pixel_std=(1.0, 1.0, 1.0)).eval()
+    imagenet = build_encoder(TINY.name, kwargs=TINY.kwargs).eval()
+    imagenet.load_state_dict(plain.state_dict())
+    assert "pixel_mean" not in plain.state_dict()  # held by the config, not by checkpoints
+    rgb = torch.rand(1, 3, 64, 64)
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    by_hand = plain((rgb - mean[:, None, None]) / std[:, None, None])
+    torch.testing.assert_close(imagenet(rgb).tokens, by_hand.tokens)

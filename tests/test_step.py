@@ -15,8 +15,7 @@ def _run(cfg: Config, iteration: int = 5):
     data = build_dataset(cfg.data, "train", train=True)
     run = build_training(cfg, torch.device("cpu"), data.num_classes, list(data.class_names))
     batch = next(TrainStream(data, cfg.train.batch_size, cfg.seed).iterate(0))
-    mean, std = torch.tensor(cfg.data.mean), torch.tensor(cfg.data.std)
-    return run, batch, lambda: seco_step(run.net, run.state, batch, iteration, cfg.method, mean, std, run.generator)
+    return run, batch, lambda: seco_step(run.net, run.state, batch, iteration, run.generator)
 
 
 def test_full_step_gives_finite_losses_and_moves_reservoir_and_prototypes(tiny_cfg: Config) -> None:

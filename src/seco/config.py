@@ -73,8 +73,6 @@ class DataConfig:
     class_names: list[str] = field(default_factory=list)
     crop_size: int = 96
     scale_range: list[float] = field(default_factory=lambda: [0.5, 2.0])
-    mean: list[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])
-    std: list[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
     num_workers: int = 0
     cooccurrence: list[list[str]] = field(default_factory=list)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
@@ -85,11 +83,18 @@ class DataConfig:
 # ---------------------------------------------------------------------------
 @dataclass
 class ModelConfig:
-    """The timm ViT encoder and the heads on top of it."""
+    """The timm ViT encoder and the heads on top of it.
+
+    The model takes RGB images in [0, 1] and normalises them itself with
+    ``pixel_mean`` / ``pixel_std`` (ImageNet's by default, as the public code
+    uses for its ViT-B).
+    """
 
     name: str = "vit_base_patch16_224"
     pretrained: bool = True
     weights: str = ""
+    pixel_mean: list[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])
+    pixel_std: list[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
     kwargs: dict[str, Any] = field(default_factory=dict)
     conv_stem: bool = False
     aux_layer: int = -3
@@ -144,7 +149,13 @@ class ReservoirConfig:
     """Tag memory pool of local-teacher keys (eq. 5)."""
 
     capacity: int = 4608
-    ema_momentum: float = 0.999
+
+
+@dataclass
+class TeacherConfig:
+    """The local teacher: an EMA of the student's encoder and projection head (Sec. 3.5)."""
+
+    momentum: float = 0.999
 
 
 @dataclass
@@ -212,6 +223,7 @@ class MethodConfig:
     par: PARConfig = field(default_factory=PARConfig)
     decomposition: DecompositionConfig = field(default_factory=DecompositionConfig)
     reservoir: ReservoirConfig = field(default_factory=ReservoirConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
     prototypes: PrototypeConfig = field(default_factory=PrototypeConfig)
     rectification: RectificationConfig = field(default_factory=RectificationConfig)
     losses: LossesConfig = field(default_factory=LossesConfig)
@@ -390,7 +402,9 @@ def validate(cfg: Config) -> None:
     need(cfg.data.crop_size > 0, "data.crop_size", "must be positive")
     need(len(cfg.data.scale_range) == 2 and 0 < cfg.data.scale_range[0] <= cfg.data.scale_range[1],
          "data.scale_range", "must be [low, high] with 0 < low <= high")
-    need(len(cfg.data.mean) == 3 and len(cfg.data.std) == 3, "data.mean", "mean and std need 3 values")
+    need(len(cfg.model.pixel_mean) == 3, "model.pixel_mean", "needs 3 values (R, G, B)")
+    need(len(cfg.model.pixel_std) == 3 and all(s > 0 for s in cfg.model.pixel_std), "model.pixel_std",
+         "needs 3 positive values (R, G, B)")
     for pair in cfg.data.cooccurrence:
         need(len(pair) == 2, "data.cooccurrence", f"{pair!r} is not a [class, context] pair")
     cam = cfg.method.cam
@@ -406,7 +420,7 @@ def validate(cfg: Config) -> None:
     need(res.capacity > 0 and res.capacity % per_step == 0, "method.reservoir.capacity",
          f"{res.capacity} must be a positive multiple of the keys pushed per step "
          f"(batch_size * (num_patches + num_global) = {per_step})")
-    need(0 <= res.ema_momentum < 1, "method.reservoir.ema_momentum", "must be in [0, 1)")
+    need(0 <= cfg.method.teacher.momentum < 1, "method.teacher.momentum", "must be in [0, 1)")
     need(0 <= cfg.method.prototypes.momentum < 1, "method.prototypes.momentum", "must be in [0, 1)")
     rect = cfg.method.rectification
     need(0 <= rect.sigma <= 1, "method.rectification.sigma", "is a fraction in [0, 1]")

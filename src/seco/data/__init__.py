@@ -20,11 +20,10 @@ from seco.data.scenes import CLASSES as SYNTHETIC_CLASSES
 from seco.data.synthetic import (
     make_synthetic,
     read_classes,
-    read_context_mask,
     read_contexts,
     read_cooccurrence,
 )
-from seco.data.transforms import EvalTransform, TrainTransform, Transform, denormalize, normalize
+from seco.data.transforms import EvalTransform, TrainTransform, Transform
 from seco.data.voc import read_voc
 
 __all__ = [
@@ -45,15 +44,12 @@ __all__ = [
     "build_transform",
     "cache_dir",
     "default_class_names",
-    "denormalize",
     "ensure_synthetic",
     "make_synthetic",
-    "normalize",
     "pad_collate",
     "read_catalog",
     "read_classes",
     "read_coco",
-    "read_context_mask",
     "read_contexts",
     "read_cooccurrence",
     "read_folder",

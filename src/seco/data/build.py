@@ -12,9 +12,9 @@ from seco.data.coco import read_coco
 from seco.data.dataset import SegDataset
 from seco.data.errors import DataError
 from seco.data.folder import read_folder
-from seco.data.records import Catalog
+from seco.data.records import Catalog, PngMask
 from seco.data.scenes import CLASSES as SYNTHETIC_CLASSES
-from seco.data.synthetic import read_classes, read_cooccurrence
+from seco.data.synthetic import CONTEXT_DIR, read_classes, read_contexts, read_cooccurrence
 from seco.data.transforms import EvalTransform, TrainTransform, Transform
 from seco.data.voc import read_voc
 
@@ -24,10 +24,10 @@ SYNTHETIC_LABELS = "class_labels.json"
 
 
 def build_transform(cfg: DataConfig, train: bool) -> Transform:
-    """The training augmentation (rescale, flip, padded crop) or plain normalisation."""
+    """The training augmentation (rescale, flip, padded crop) or the plain image."""
     if train:
-        return TrainTransform(cfg.crop_size, cfg.scale_range, cfg.mean, cfg.std)
-    return EvalTransform(cfg.mean, cfg.std)
+        return TrainTransform(cfg.crop_size, cfg.scale_range)
+    return EvalTransform()
 
 
 def _root(cfg: DataConfig) -> Path:
@@ -55,7 +55,9 @@ def _read_synthetic(cfg: DataConfig, split: str, train: bool) -> Catalog:
         root, split, class_names=read_classes(root), require_labels=train,
         labels_file=_under(root, cfg.labels_file or SYNTHETIC_LABELS, split),
     )
-    return dataclasses.replace(catalog, cooccurrence=read_cooccurrence(root))
+    records = [dataclasses.replace(r, context=PngMask(root / CONTEXT_DIR / f"{r.name}.png")) for r in catalog.records]
+    return dataclasses.replace(catalog, records=records, cooccurrence=read_cooccurrence(root),
+                               contexts=read_contexts(root))
 
 
 def _read_files(cfg: DataConfig, split: str, train: bool) -> Catalog:
@@ -109,5 +111,6 @@ def read_catalog(cfg: DataConfig, split: str, train: bool) -> Catalog:
 
 
 def build_dataset(cfg: DataConfig, split: str, train: bool) -> SegDataset:
-    """The dataset of ``split``: training transforms when ``train``, else normalisation only."""
-    return SegDataset(read_catalog(cfg, split, train), build_transform(cfg, train))
+    """The dataset of ``split``: training transforms when ``train``; else the plain images with
+    their context maps, if the set has them."""
+    return SegDataset(read_catalog(cfg, split, train), build_transform(cfg, train), with_context=not train)

@@ -14,7 +14,8 @@ __all__ = ["pad_collate"]
 
 
 def pad_collate(batch: Sequence[dict[str, Any]], ignore_index: int = IGNORE_INDEX) -> dict[str, Any]:
-    """Stack items; pad images (with 0) and masks (with ``ignore_index``) at the bottom and right.
+    """Stack items; pad images (with 0), masks (with ``ignore_index``) and context maps (with 0,
+    none) at the bottom and right.
 
     Each item's ``size`` and ``crop_box`` stay as they were, so callers can cut
     the padding off again.
@@ -25,7 +26,7 @@ def pad_collate(batch: Sequence[dict[str, Any]], ignore_index: int = IGNORE_INDE
     def pad(tensor: torch.Tensor, value: float) -> torch.Tensor:
         return F.pad(tensor, (0, width - tensor.shape[-1], 0, height - tensor.shape[-2]), value=value)
 
-    return {
+    batched = {
         "image": torch.stack([pad(item["image"], 0.0) for item in batch]),
         "mask": torch.stack([pad(item["mask"], ignore_index) for item in batch]),
         "labels": torch.stack([item["labels"] for item in batch]),
@@ -33,3 +34,6 @@ def pad_collate(batch: Sequence[dict[str, Any]], ignore_index: int = IGNORE_INDE
         "size": torch.stack([item["size"] for item in batch]),
         "name": [item["name"] for item in batch],
     }
+    if "context" in batch[0]:
+        batched["context"] = torch.stack([pad(item["context"], 0) for item in batch])
+    return batched

@@ -26,12 +26,17 @@ class SegDataset(Dataset):
     int64 ``(H, W)`` with ``ignore_index`` where unknown (everywhere when the
     image has no mask); ``crop_box`` int64 ``[y0, y1, x0, x1]`` of the image
     content inside ``image``; ``name``; ``size`` int64 ``(h, w)`` of the original.
-    Masks are checked (size, class ids) when their item is loaded.
+    With ``with_context`` and a catalog that has context maps, also ``context``
+    int64 ``(H, W)`` (0 where no context shows); use it with a transform that
+    keeps the geometry (evaluation). Masks are checked (size, class ids) when
+    their item is loaded.
     """
 
-    def __init__(self, catalog: Catalog, transform: Transform, ignore_index: int = IGNORE_INDEX) -> None:
+    def __init__(self, catalog: Catalog, transform: Transform, ignore_index: int = IGNORE_INDEX,
+                 with_context: bool = False) -> None:
         self.catalog = catalog
         self.transform = transform
+        self.with_context = with_context and bool(catalog.contexts)
         self.ignore_index = ignore_index
         self.palette = voc_palette()
 
@@ -56,6 +61,11 @@ class SegDataset(Dataset):
     @property
     def names(self) -> list[str]:
         return [record.name for record in self.catalog.records]
+
+    @property
+    def contexts(self) -> list[str]:
+        """Names of the context ids of ``context`` maps (id k is entry k - 1); empty if none."""
+        return self.catalog.contexts
 
     @property
     def cooccurrence(self) -> list[tuple[str, str]]:
@@ -83,7 +93,7 @@ class SegDataset(Dataset):
         labels[[c - 1 for c in record.labels]] = 1.0
         image = torch.from_numpy(pixels).permute(2, 0, 1)
         image, mask_tensor, crop_box = self.transform(image, torch.from_numpy(mask))
-        return {
+        item = {
             "image": image,
             "labels": labels,
             "mask": mask_tensor,
@@ -91,3 +101,14 @@ class SegDataset(Dataset):
             "name": record.name,
             "size": torch.tensor(image_hw, dtype=torch.int64),
         }
+        if self.with_context:
+            item["context"] = torch.from_numpy(self.load_context(record, image_hw))
+        return item
+
+    def load_context(self, record: Record, image_hw: tuple[int, int]) -> np.ndarray:
+        """The record's checked context map, or all 0 (no context) when it has none."""
+        if record.context is None:
+            return np.zeros(image_hw, dtype=np.int64)
+        context = record.context.load()
+        check_mask_size(context, image_hw, record.context.origin)
+        return context

@@ -42,19 +42,29 @@ class PngMask:
 
 @dataclass(frozen=True)
 class Record:
-    """One image: where its pixels are, its foreground class ids and its mask, if any."""
+    """One image: where its pixels are, its foreground class ids, its mask and its context map, if any.
+
+    ``context`` maps each pixel to the unlabeled context it shows (0 none, k the
+    k-th name of :attr:`Catalog.contexts`); only the synthetic set has one.
+    """
 
     name: str
     image: Path
     labels: tuple[int, ...]
     mask: MaskSource | None = None
+    context: MaskSource | None = None
 
 
 @dataclass(frozen=True)
 class Catalog:
-    """The records of one split plus what a dataset needs to know about its classes."""
+    """The records of one split plus what a dataset needs to know about its classes.
+
+    ``contexts`` names the context ids of the records' context maps (id k is
+    ``contexts[k - 1]``); empty when the set has none.
+    """
 
     root: Path
     records: list[Record]
     class_names: list[str]
     cooccurrence: list[tuple[str, str]] = field(default_factory=list)
+    contexts: list[str] = field(default_factory=list)

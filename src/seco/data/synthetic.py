@@ -25,16 +25,15 @@ from PIL import Image
 from seco.config import SyntheticConfig
 from seco.data.contexts import CONTEXTS
 from seco.data.errors import DataError
-from seco.data.files import read_index_png
 from seco.data.palette import palette_image
 from seco.data.scenes import CLASSES, COOCCURRENCE, render_scene
 
 __all__ = [
+    "CONTEXT_DIR",
     "GENERATOR_VERSION",
     "MARKER",
     "make_synthetic",
     "read_classes",
-    "read_context_mask",
     "read_contexts",
     "read_cooccurrence",
     "settings",
@@ -42,6 +41,7 @@ __all__ = [
 
 GENERATOR_VERSION = 1
 MARKER = "synthetic.json"
+CONTEXT_DIR = "ContextMasks"
 SPLITS = ("train", "val")
 
 
@@ -61,7 +61,7 @@ def make_synthetic(out: Path, cfg: SyntheticConfig) -> Path:
     so the same settings give byte-identical files.
     """
     out = Path(out)
-    folders = {key: out / key for key in ("JPEGImages", "SegmentationClass", "ContextMasks")}
+    folders = {key: out / key for key in ("JPEGImages", "SegmentationClass", CONTEXT_DIR)}
     for folder in (*folders.values(), out / "ImageSets" / "Segmentation"):
         folder.mkdir(parents=True, exist_ok=True)
     class_labels: dict[str, list[int]] = {}
@@ -72,7 +72,7 @@ def make_synthetic(out: Path, cfg: SyntheticConfig) -> Path:
             Image.fromarray(canvas.to_uint8()).save(folders["JPEGImages"] / f"{name}.jpg", quality=95)
             palette_image(canvas.label).save(folders["SegmentationClass"] / f"{name}.png")
             Image.fromarray(np.ascontiguousarray(canvas.context, dtype=np.uint8), mode="L").save(
-                folders["ContextMasks"] / f"{name}.png")
+                folders[CONTEXT_DIR] / f"{name}.png")
             class_labels[name] = [int(c) for c in np.unique(canvas.label) if c != 0]
         (out / "ImageSets" / "Segmentation" / f"{split}.txt").write_text("".join(f"{n}\n" for n in names))
     _write_json(out / "class_labels.json", class_labels)
@@ -105,8 +105,3 @@ def read_cooccurrence(root: Path) -> list[tuple[str, str]]:
     if not path.is_file():
         raise DataError(f"{path}: file missing from the synthetic set")
     return [(a, b) for a, b in json.loads(path.read_text())]
-
-
-def read_context_mask(root: Path, name: str) -> np.ndarray:
-    """The ``(H, W)`` context-id map of one image (0 where no context shows)."""
-    return read_index_png(Path(root) / "ContextMasks" / f"{name}.png")

@@ -1,7 +1,9 @@
-"""Train and eval transforms of an (image, mask) pair, and (de)normalisation.
+"""Train and eval transforms of an (image, mask) pair.
 
-Randomness comes from torch's global generator, so a seeded DataLoader (its
-workers are seeded from the loader's generator) is deterministic.
+Images leave the pipeline as float RGB in [0, 1]; the model normalises them
+(``model.pixel_mean`` / ``pixel_std``), so every part of the method sees the
+plain colours. Randomness comes from torch's global generator, which the
+training stream forks per item from the seed, so the stream is deterministic.
 """
 
 from __future__ import annotations
@@ -15,25 +17,15 @@ from torchvision.transforms.v2 import functional as TF
 
 from seco.labels import IGNORE_INDEX
 
-__all__ = ["EvalTransform", "Transform", "TrainTransform", "denormalize", "normalize", "random_crop"]
+__all__ = ["EvalTransform", "Transform", "TrainTransform", "random_crop", "to_unit"]
 
 Transform = Callable[[Tensor, Tensor], tuple[Tensor, Tensor, Tensor]]
 """``(uint8 image (3, H, W), int64 mask (H, W)) -> (float image, int64 mask, crop_box)``."""
 
 
-def _channels(values: Sequence[float], like: Tensor) -> Tensor:
-    return torch.as_tensor(values, dtype=like.dtype, device=like.device).view(3, 1, 1)
-
-
-def normalize(image: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
-    """A uint8 or ``[0, 1]`` float image, normalised per channel."""
-    image = image.float() / 255.0 if image.dtype == torch.uint8 else image
-    return (image - _channels(mean, image)) / _channels(std, image)
-
-
-def denormalize(images: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
-    """Undo :func:`normalize` on ``(3, H, W)`` or ``(B, 3, H, W)``; floats in ``[0, 1]``."""
-    return (images * _channels(std, images) + _channels(mean, images)).clamp(0.0, 1.0)
+def to_unit(image: Tensor) -> Tensor:
+    """A uint8 image as float in [0, 1]; a float image unchanged."""
+    return image.float() / 255.0 if image.dtype == torch.uint8 else image
 
 
 def _uniform(low: float, high: float) -> float:
@@ -41,7 +33,7 @@ def _uniform(low: float, high: float) -> float:
 
 
 def random_crop(image: Tensor, mask: Tensor, size: int, ignore_index: int) -> tuple[Tensor, Tensor, Tensor]:
-    """A ``size`` square crop at a random offset; where it leaves the image, image 0 and mask ignore.
+    """A ``size`` square crop at a random offset; where it leaves the image, image 0 (black) and mask ignore.
 
     Returns the crop and ``crop_box = [y0, y1, x0, x1]``, the image content inside it.
     """
@@ -58,29 +50,18 @@ def random_crop(image: Tensor, mask: Tensor, size: int, ignore_index: int) -> tu
 
 
 class EvalTransform:
-    """Normalisation only; the crop box is the whole image."""
-
-    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
-        self.mean, self.std = list(mean), list(std)
+    """The image as float in [0, 1]; the crop box is the whole image."""
 
     def __call__(self, image: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         height, width = image.shape[-2:]
         crop_box = torch.tensor([0, height, 0, width], dtype=torch.int64)
-        return normalize(image, self.mean, self.std), mask, crop_box
+        return to_unit(image), mask, crop_box
 
 
-class TrainTransform(EvalTransform):
-    """Random rescale, horizontal flip, normalisation, then a padded random crop."""
+class TrainTransform:
+    """Random rescale, horizontal flip, then a padded random crop (recipe: 0.5-2.0, flip, 448)."""
 
-    def __init__(
-        self,
-        crop_size: int,
-        scale_range: Sequence[float],
-        mean: Sequence[float],
-        std: Sequence[float],
-        ignore_index: int = IGNORE_INDEX,
-    ) -> None:
-        super().__init__(mean, std)
+    def __init__(self, crop_size: int, scale_range: Sequence[float], ignore_index: int = IGNORE_INDEX) -> None:
         self.crop_size = crop_size
         self.scale_range = (float(scale_range[0]), float(scale_range[1]))
         self.ignore_index = ignore_index
@@ -89,9 +70,8 @@ class TrainTransform(EvalTransform):
         scale = _uniform(*self.scale_range)
         height, width = image.shape[-2:]
         target = [max(1, round(height * scale)), max(1, round(width * scale))]
-        image = TF.resize(image.float() / 255.0, target, InterpolationMode.BILINEAR, antialias=True)
+        image = TF.resize(to_unit(image), target, InterpolationMode.BILINEAR, antialias=True)
         mask = TF.resize(mask[None], target, InterpolationMode.NEAREST)[0]
         if float(torch.rand(())) < 0.5:
             image, mask = image.flip(-1), mask.flip(-1)
-        image = normalize(image, self.mean, self.std)
         return random_crop(image, mask, self.crop_size, self.ignore_index)

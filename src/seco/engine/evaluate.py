@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
 from seco.config import Config
-from seco.data import SegDataset, build_dataset, denormalize, pad_collate, read_context_mask, read_contexts
+from seco.data import SegDataset, build_dataset, pad_collate
 from seco.engine import dist
 from seco.engine.crf import CRFPool
 from seco.engine.inference import predict_scores
@@ -59,10 +59,7 @@ def _shard(dataset: SegDataset, max_images: int) -> Subset:
 
 
 def _context_names(dataset: SegDataset) -> list[str] | None:
-    root = dataset.root
-    if not (root / "ContextMasks").is_dir():
-        return None
-    return ["none", *read_contexts(root)]
+    return ["none", *dataset.contexts] if dataset.with_context else None
 
 
 def evaluate(net: SeCoNet, cfg: Config, split: str, outputs: tuple[str, ...] = ("cam", "mask", "seg"),
@@ -83,7 +80,7 @@ def evaluate(net: SeCoNet, cfg: Config, split: str, outputs: tuple[str, ...] = (
     par = build_par(cfg.method.par, device)
     result = Evaluation(document={})
     net.eval()
-    stream = _predictions(net, loader, par, cfg, outputs, acc, dataset, result, num_samples, num_embeddings,
+    stream = _predictions(net, loader, par, cfg, outputs, acc, result, num_samples, num_embeddings,
                           progress_bar(f"evaluate {split}", progress, total=len(loader)))
     if crf:
         with CRFPool(workers=cfg.eval.crf_workers) as pool:
@@ -122,7 +119,7 @@ def _count(acc: _Accumulators, block: str, pred: np.ndarray | torch.Tensor, gt: 
 
 
 def _predictions(net: SeCoNet, loader: DataLoader, par: PAR | None, cfg: Config, outputs: tuple[str, ...],
-                 acc: _Accumulators, dataset: SegDataset, result: Evaluation, num_samples: int,
+                 acc: _Accumulators, result: Evaluation, num_samples: int,
                  num_embeddings: int, bar: tqdm) -> Iterator[CRFItem]:
     """Count plain predictions; yield ``((block, gt, context), rgb, probs)`` CRF items."""
     device = next(net.parameters()).device
@@ -130,19 +127,18 @@ def _predictions(net: SeCoNet, loader: DataLoader, par: PAR | None, cfg: Config,
     for batch in loader:
         images = batch["image"].to(device)
         labels = batch["labels"].to(device)
-        rgb = denormalize(images, cfg.data.mean, cfg.data.std)
-        scores = predict_scores(net, images, labels, rgb, par, cfg, outputs)
+        scores = predict_scores(net, images, labels, par, cfg, outputs)
         if len(result.embeddings) < num_embeddings:
             single = (labels.sum(1) == 1).nonzero().flatten()
             if len(single):
                 with torch.no_grad():
                     z = net.embed(images[single]).cpu()
                 result.embeddings += list(zip((labels[single].argmax(1) + 1).tolist(), z))
-        rgb8 = (rgb * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-        for i, name in enumerate(batch["name"]):
+        rgb8 = (images * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+        for i in range(len(batch["name"])):
             h, w = batch["size"][i].tolist()
             gt = batch["mask"][i, :h, :w].numpy()
-            context = read_context_mask(dataset.root, name) if has_contexts else None
+            context = batch["context"][i, :h, :w].numpy() if has_contexts else None
             per_output = {o: s[i, :, :h, :w].float() for o, s in scores.items()}
             preds = {o: p.argmax(0).cpu() for o, p in per_output.items()}
             for output, pred in preds.items():

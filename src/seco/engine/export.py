@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from seco.data import build_dataset, denormalize, pad_collate
+from seco.data import build_dataset, pad_collate
 from seco.data.palette import palette_image
 from seco.engine.inference import predict_scores
 from seco.engine.progress import progress_bar
@@ -35,8 +35,7 @@ def export_masks(trained: Trained, split: str, out: Path, progress: bool = True)
     names = []
     for batch in progress_bar(f"export {split}", progress, iterable=loader):
         images = batch["image"].to(device)
-        rgb = denormalize(images, cfg.data.mean, cfg.data.std)
-        probs = predict_scores(net, images, batch["labels"].to(device), rgb, par, cfg, ("mask",))["mask"]
+        probs = predict_scores(net, images, batch["labels"].to(device), par, cfg, ("mask",))["mask"]
         labels = probs.argmax(1).byte().cpu().numpy()
         for i, name in enumerate(batch["name"]):
             h, w = batch["size"][i].tolist()

@@ -56,9 +56,9 @@ def seg_scores(net: SeCoNet, images: Tensor, scales: list[float], flip: bool) ->
 
 
 @torch.no_grad()
-def predict_scores(net: SeCoNet, images: Tensor, labels: Tensor | None, rgb: Tensor, par: PAR | None,
+def predict_scores(net: SeCoNet, images: Tensor, labels: Tensor | None, par: PAR | None,
                    cfg: Config, outputs: tuple[str, ...]) -> dict[str, Tensor]:
-    """The requested outputs for one batch; ``cam`` and ``mask`` need image labels.
+    """The requested outputs for one batch of RGB images in [0, 1]; ``cam`` and ``mask`` need image labels.
 
     ``mask`` refines the CAM scores with PAR (classes absent from ``labels``
     excluded), so asking for both computes the CAMs once.
@@ -75,7 +75,7 @@ def predict_scores(net: SeCoNet, images: Tensor, labels: Tensor | None, rgb: Ten
             result["cam"] = cam
         if "mask" in outputs:
             present = torch.cat([labels.new_ones(labels.shape[0], 1), labels], dim=1) > 0
-            result["mask"] = refine_scores(cam, rgb, present, par, cfg.method.par.downscale)
+            result["mask"] = refine_scores(cam, images, present, par, cfg.method.par.downscale)
     if "seg" in outputs:
         result["seg"] = seg_scores(net, images, list(cfg.eval.seg_scales), cfg.eval.flip)
     return result

@@ -20,7 +20,6 @@ import torch.nn.functional as F
 from PIL import Image
 
 from seco.config import Config
-from seco.data import normalize
 from seco.data.files import IMAGE_SUFFIXES, read_image
 from seco.data.palette import palette_image
 from seco.engine.inference import seg_scores
@@ -54,7 +53,6 @@ class Predictor:
         if self.cfg.eval.max_side and longest > self.cfg.eval.max_side:
             scale = self.cfg.eval.max_side / longest
             x = F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False, antialias=True)
-        x = normalize(x, self.cfg.data.mean, self.cfg.data.std)
         probs = seg_scores(self.net, x, list(self.cfg.eval.seg_scales), self.cfg.eval.flip)
         if probs.shape[-2:] != (height, width):
             probs = F.interpolate(probs, size=(height, width), mode="bilinear", align_corners=False)

@@ -68,10 +68,8 @@ class Training:
         Returns the step output and the loss as a float.
         """
         cfg, device = self.cfg, self.device
-        mean = torch.tensor(cfg.data.mean, device=device)
-        std = torch.tensor(cfg.data.std, device=device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.train.amp and device.type == "cuda"):
-            out = seco_step(net, self.state, batch, iteration, cfg.method, mean, std, self.generator)
+            out = seco_step(net, self.state, batch, iteration, self.generator)
         loss_value = out.loss.item()
         _check_finite(loss_value, out, iteration, batch["name"])
         self.optimizer.zero_grad(set_to_none=True)

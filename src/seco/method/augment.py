@@ -1,17 +1,15 @@
 """Weak and strong views Aug_q / Aug_k of patches and global views (paper eq. 2).
 
-Both act on batches of normalised images (N,3,h,w), per sample, with every
+Both act on batches of RGB images in [0, 1] (N,3,h,w), per sample, with every
 random draw taken from one ``torch.Generator`` on the input's device. Nothing
 moves content within a view except a whole-view horizontal flip, so the q and
 k views of a patch cover the same pixels (recipe step 4); there is no random
-crop. Colour operations run on the denormalised image in [0, 1] (clamped after
-each step, as torchvision does) and the result is normalised again.
+crop. Colour operations clamp to [0, 1] after each step, as torchvision does.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -100,27 +98,18 @@ def gaussian_blur(
 
 
 def weak_augment(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """Aug_q (student view, eq. 2): a random horizontal flip of each normalised sample."""
+    """Aug_q (student view, eq. 2): a random horizontal flip of each sample."""
     return horizontal_flip(x, generator)
 
 
-def strong_augment(
-    x: Tensor,
-    mean: Sequence[float] | Tensor,
-    std: Sequence[float] | Tensor,
-    generator: torch.Generator | None = None,
-) -> Tensor:
-    """Aug_k (local-teacher view, eq. 2) of normalised samples (N,3,h,w).
+def strong_augment(rgb: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Aug_k (local-teacher view, eq. 2) of RGB samples (N,3,h,w) in [0, 1].
 
-    Random horizontal flip (p 0.5), then on the denormalised image: colour
-    jitter (p 0.8; brightness 0.4, contrast 0.4, saturation 0.2), grayscale
-    (p 0.2), Gaussian blur (p 0.5, sigma 0.1-2.0); then normalised again with
-    ``mean`` / ``std`` (``DataConfig.mean`` / ``std``).
+    Random horizontal flip (p 0.5), colour jitter (p 0.8; brightness 0.4,
+    contrast 0.4, saturation 0.2), grayscale (p 0.2), Gaussian blur (p 0.5,
+    sigma 0.1-2.0).
     """
-    scale = torch.as_tensor(std, dtype=x.dtype, device=x.device)[None, :, None, None]
-    shift = torch.as_tensor(mean, dtype=x.dtype, device=x.device)[None, :, None, None]
-    rgb = (horizontal_flip(x, generator) * scale + shift).clamp(0, 1)
+    rgb = horizontal_flip(rgb, generator)
     rgb = colour_jitter(rgb, generator)
     rgb = random_grayscale(rgb, generator)
-    rgb = gaussian_blur(rgb, generator)
-    return (rgb - shift) / scale
+    return gaussian_blur(rgb, generator)

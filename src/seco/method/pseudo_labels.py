@@ -55,7 +55,7 @@ def refine_scores(scores: Tensor, rgb: Tensor, present: Tensor, par: PAR | None,
 
     Args:
         scores: (B,C,H,W), e.g. :func:`with_background` of normalised CAMs.
-        rgb: (B,3,H,W) denormalised image in [0, 1].
+        rgb: (B,3,H,W) image in [0, 1].
         present: (B,C) bool, the channels that may win (background included).
         par: the refiner, or None.
         downscale: ``PARConfig.downscale``.
@@ -102,7 +102,7 @@ def segmentation_pseudo_labels(
 
     Args:
         cam: (B,K,H,W) normalised CAMs (:func:`seco.method.cam.normalize_cams`).
-        rgb: (B,3,H,W) denormalised image in [0, 1].
+        rgb: (B,3,H,W) image in [0, 1].
         crop_box: (B,4) valid region ``[y0, y1, x0, x1]`` of each crop.
         high_thr, low_thr: ``CAMConfig.high_thr`` / ``low_thr``.
         par: the refiner, or None.

@@ -23,7 +23,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seco.config import MethodConfig
-from seco.data.transforms import denormalize
 from seco.method.augment import strong_augment, weak_augment
 from seco.method.cam import multiscale_cams
 from seco.method.ema import ema_update, make_teacher
@@ -58,17 +57,18 @@ __all__ = ["SeCoState", "StepOutput", "seco_step"]
 
 class SeCoState(nn.Module):
     """Everything that lives across steps besides the student: local teacher,
-    reservoir and prototypes. One module, so one ``state_dict`` in checkpoints.
+    reservoir and prototypes, with the method settings that drive them. One
+    module, so one ``state_dict`` in checkpoints.
     """
 
     def __init__(self, net: SeCoNet, cfg: MethodConfig) -> None:
         super().__init__()
+        self.cfg = cfg
         dim = net.projector.mlp[-1].out_features
         self.teacher = make_teacher(net.teacher_modules()).eval()
         self.reservoir = Reservoir(cfg.reservoir.capacity, dim)
         self.prototypes = Prototypes(net.num_classes - 1, dim)
         self.par = build_par(cfg.par)
-        self.momentum = cfg.reservoir.ema_momentum
 
     def train(self, mode: bool = True) -> SeCoState:
         super().train(mode)
@@ -78,7 +78,7 @@ class SeCoState(nn.Module):
     @torch.no_grad()
     def after_step(self, net: SeCoNet) -> None:
         """EMA update of the local teacher from the student (Sec. 3.5)."""
-        ema_update(self.teacher, net.teacher_modules(), self.momentum)
+        ema_update(self.teacher, net.teacher_modules(), self.cfg.teacher.momentum)
 
 
 @dataclass
@@ -101,7 +101,7 @@ class _Views:
 
 
 def _decompose(images: Tensor, tags_source: Tensor, labels: Tensor, crop_box: Tensor, cfg: MethodConfig,
-               mean: Tensor, std: Tensor, generator: torch.Generator, gt_mask: Tensor | None = None) -> _Views:
+               generator: torch.Generator, gt_mask: Tensor | None = None) -> _Views:
     """Image decomposition (Sec. 3.3): tagged local patches plus tagged global views.
 
     When the training set has ground-truth masks (``gt_mask``, 255 = none),
@@ -118,7 +118,7 @@ def _decompose(images: Tensor, tags_source: Tensor, labels: Tensor, crop_box: Te
     glob = whole.repeat(dec.num_global, 1, 1, 1)
     glob_tag = global_tags(labels, tags_source, cam_cfg.high_thr).repeat(dec.num_global)
     weak = tuple(weak_augment(v, generator) for v in (glob, patches))
-    strong = tuple(strong_augment(v, mean, std, generator) for v in (glob, patches))
+    strong = tuple(strong_augment(v, generator) for v in (glob, patches))
     reference = None
     if gt_mask is not None:
         known = torch.where(gt_mask == IGNORE_INDEX, torch.full_like(gt_mask, UNCERTAIN), gt_mask)
@@ -126,14 +126,15 @@ def _decompose(images: Tensor, tags_source: Tensor, labels: Tensor, crop_box: Te
     return _Views(weak=weak, strong=strong, tags=torch.cat([glob_tag, patch_tag]), patch_tags_gt=reference)
 
 
-def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iteration: int, cfg: MethodConfig,
-              mean: Tensor, std: Tensor, generator: torch.Generator) -> StepOutput:
+def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iteration: int,
+              generator: torch.Generator) -> StepOutput:
     """Compute the SeCo loss for one batch (the reservoir and prototypes move too).
 
     ``net`` may be a DistributedDataParallel wrapper of :class:`SeCoNet`; all
     gradient-carrying work goes through its single forward call.
     """
     model: SeCoNet = getattr(net, "module", net)
+    cfg = state.cfg
     images, labels, crop_box = batch["image"], batch["labels"], batch["crop_box"]
     weights = active_weights(cfg.losses, iteration)
     wants_contrast = "lig" in weights or "lil" in weights
@@ -151,7 +152,7 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
         model.train(was_training)
     if wants_contrast:
         source = cam_aux if iteration < cfg.decomposition.tag_switch_iter else cam
-        views = _decompose(images, source, labels, crop_box, cfg, mean, std, generator, batch.get("mask"))
+        views = _decompose(images, source, labels, crop_box, cfg, generator, batch.get("mask"))
 
     wants_seg = "seg" in weights or "reg" in weights
     out = net(images, views.weak if views is not None else (), with_seg=wants_seg)
@@ -160,12 +161,11 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
         terms["cls"] = classification_loss(out.logits, labels)
     if "aux" in weights:
         terms["aux"] = classification_loss(out.aux_logits, labels)
-    rgb = denormalize(images, mean, std) if cam is not None else None
     if "ptc" in weights:
         label_map = aux_label_map(cam_aux, crop_box, cam_cfg.high_thr, cam_cfg.low_thr)
         terms["ptc"] = ptc_loss(out.tokens, labels_to_token_grid(label_map, out.tokens.shape[-2:]))
     if wants_seg:
-        pseudo = segmentation_pseudo_labels(cam, rgb, crop_box, cam_cfg.high_thr, cam_cfg.low_thr, state.par,
+        pseudo = segmentation_pseudo_labels(cam, images, crop_box, cam_cfg.high_thr, cam_cfg.low_thr, state.par,
                                             cfg.par.downscale, labels=labels)
         seg = F.interpolate(out.seg, size=images.shape[-2:], mode="bilinear", align_corners=False)
         if "seg" in weights:
@@ -173,14 +173,16 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
         if "reg" in weights:
             reg = cfg.losses.reg
             valid = crop_mask(crop_box, *images.shape[-2:])
-            terms["reg"] = bilateral_energy_loss(seg.softmax(1), rgb, valid, reg.sigma_rgb, reg.sigma_xy,
+            terms["reg"] = bilateral_energy_loss(seg.softmax(1), images, valid, reg.sigma_rgb, reg.sigma_xy,
                                                  reg.scale, reg.window)
         stats["pseudo_ignore"] = (pseudo == IGNORE_INDEX).float().mean()
     if views is not None:
         q = torch.cat(out.view_embeddings)
         with torch.no_grad():
             k = torch.cat([teacher_embed(state.teacher, v) for v in views.strong])
-        terms.update(_contrast(q, k, views.tags, labels, state, cfg, weights, stats))
+        contrast_terms, contrast_stats = _contrast(q, k, views.tags, labels, state, weights)
+        terms.update(contrast_terms)
+        stats.update(contrast_stats)
         if views.patch_tags_gt is not None:
             predicted = views.tags[-views.patch_tags_gt.shape[0]:]
             both = (predicted >= 0) & (views.patch_tags_gt >= 0)  # NaN when nothing to compare
@@ -191,10 +193,15 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
     return StepOutput(loss=loss, terms=terms, stats=stats)
 
 
-def _contrast(q: Tensor, k: Tensor, tags: Tensor, labels: Tensor, state: SeCoState, cfg: MethodConfig,
-              weights: dict[str, float], stats: dict[str, Tensor]) -> dict[str, Tensor]:
-    """LiG (eq. 4) and LiL with rectification (eqs. 6-8); then push k into the reservoir (eq. 5)."""
+def _contrast(q: Tensor, k: Tensor, tags: Tensor, labels: Tensor, state: SeCoState,
+              weights: dict[str, float]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """LiG (eq. 4) and LiL with rectification (eqs. 6-8); then push k into the reservoir (eq. 5).
+
+    Returns the loss terms and the statistics to log.
+    """
+    cfg = state.cfg
     terms: dict[str, Tensor] = {}
+    stats: dict[str, Tensor] = {}
     losses = cfg.losses
     if "lig" in weights:
         ready = state.prototypes.initialised
@@ -217,7 +224,7 @@ def _contrast(q: Tensor, k: Tensor, tags: Tensor, labels: Tensor, state: SeCoSta
     stats["tag_background"] = (tags == 0).float().mean()
     stats["tag_class"] = (tags > 0).float().mean()
     stats["tag_uncertain"] = (tags == UNCERTAIN).float().mean()
-    return terms
+    return terms, stats
 
 
 def _update_prototypes(state: SeCoState, embedding: Tensor, labels: Tensor, iteration: int,

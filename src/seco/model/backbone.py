@@ -9,6 +9,7 @@ Position embeddings are resized bicubically to the input (timm's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,10 @@ import torch.nn.functional as F
 from timm.layers import PatchEmbed
 from torch import nn
 
-__all__ = ["ConvStemPatchEmbed", "EncoderOutput", "ViTEncoder", "build_encoder"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ConvStemPatchEmbed", "EncoderOutput", "ViTEncoder", "build_encoder"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class ConvStemPatchEmbed(PatchEmbed):
@@ -57,10 +61,21 @@ class EncoderOutput:
 
 
 class ViTEncoder(nn.Module):
-    """A timm ViT that also exposes the token map of block ``aux_layer``."""
+    """A timm ViT that also exposes the token map of block ``aux_layer``.
 
-    def __init__(self, vit: nn.Module, aux_layer: int = -3) -> None:
+    It takes RGB images in [0, 1] and normalises them with ``pixel_mean`` and
+    ``pixel_std`` (buffers, not saved in ``state_dict``: the config holds them),
+    as segment-anything's model does, so no caller needs to know them.
+    """
+
+    pixel_mean: torch.Tensor
+    pixel_std: torch.Tensor
+
+    def __init__(self, vit: nn.Module, aux_layer: int = -3, pixel_mean: Sequence[float] = IMAGENET_MEAN,
+                 pixel_std: Sequence[float] = IMAGENET_STD) -> None:
         super().__init__()
+        self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(pixel_std).view(1, 3, 1, 1), persistent=False)
         depth = len(vit.blocks)
         index = aux_layer % depth
         if not -depth <= aux_layer < depth or index == depth - 1:
@@ -71,13 +86,14 @@ class ViTEncoder(nn.Module):
         self.patch_size: int = vit.patch_embed.patch_size[0]
 
     def forward(self, images: torch.Tensor) -> EncoderOutput:
-        """Encode images of any size.
+        """Encode RGB images in [0, 1] of any size.
 
         A side that is not a multiple of the patch size is stretched up to
         the next multiple (bilinear), so the token grid still covers exactly
         the whole image and token maps upsample back onto it without shift.
         """
         vit = self.vit
+        images = (images - self.pixel_mean.to(images.dtype)) / self.pixel_std.to(images.dtype)
         height, width = images.shape[-2:]
         size = (-(-height // self.patch_size) * self.patch_size, -(-width // self.patch_size) * self.patch_size)
         if size != (height, width):
@@ -108,6 +124,8 @@ def build_encoder(
     aux_layer: int = -3,
     drop_path: float = 0.0,
     freeze_pos_embed: bool = True,
+    pixel_mean: Sequence[float] = IMAGENET_MEAN,
+    pixel_std: Sequence[float] = IMAGENET_STD,
 ) -> ViTEncoder:
     """Create a timm ViT by name and wrap it as a :class:`ViTEncoder`.
 
@@ -134,4 +152,4 @@ def build_encoder(
         raise ValueError(f"model.name: {name!r} is not a timm VisionTransformer")
     if freeze_pos_embed and getattr(vit, "pos_embed", None) is not None:
         vit.pos_embed.requires_grad_(False)
-    return ViTEncoder(vit, aux_layer)
+    return ViTEncoder(vit, aux_layer, pixel_mean, pixel_std)
