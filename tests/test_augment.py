@@ -2,7 +2,7 @@
 
 import torch
 
-from seco.method.augment import colour_jitter, gaussian_blur, random_grayscale, strong_augment, weak_augment
+from seco.method.augment import colour_jitter, gaussian_blur, random_grayscale, shift_hue, strong_augment, weak_augment
 
 
 def _rgb(n: int = 32, size: int = 6) -> torch.Tensor:
@@ -51,3 +51,16 @@ def test_gaussian_blur_preserves_constants_and_smooths_an_impulse():
     blurred = gaussian_blur(impulse, generator, p=1.0, sigma=(1.0, 1.0))
     torch.testing.assert_close(blurred.sum(dim=(-2, -1)), torch.ones(1, 3))
     assert blurred[0, 0, 4, 4] < 0.2 and blurred[0, 0, 4, 5] > 0.05
+
+
+def test_shift_hue_matches_torchvision_per_sample():
+    from torchvision.transforms.v2 import functional as TF
+
+    rgb = torch.rand(3, 3, 5, 7, generator=torch.Generator().manual_seed(1))
+    turns = torch.tensor([0.0, 0.1, -0.37]).view(3, 1, 1, 1)
+    shifted = shift_hue(rgb, turns)
+    for i in range(3):
+        torch.testing.assert_close(shifted[i], TF.adjust_hue(rgb[i], float(turns[i])), atol=1e-5, rtol=1e-5)
+    red = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)
+    green = torch.tensor([0.0, 1.0, 0.0]).view(1, 3, 1, 1)
+    torch.testing.assert_close(shift_hue(red, torch.full((1, 1, 1, 1), 1 / 3)), green)

@@ -23,8 +23,7 @@ def _toy_cam_fn(calls):
     def cam_fn(images):
         calls.append(images.shape)
         tokens = F.avg_pool2d(images, 2)
-        cam = F.relu(F.conv2d(tokens, weight))
-        return cam, F.relu(-F.conv2d(tokens, weight))
+        return F.conv2d(tokens, weight), -F.conv2d(tokens, weight)
 
     return cam_fn
 
@@ -74,3 +73,28 @@ def test_with_background_prepends_a_constant_channel():
     scores = with_background(cam, 0.45)
     assert scores.shape == (2, 4, 4, 5)
     assert scores[:, 0].eq(0.45).all() and torch.equal(scores[:, 1:], cam)
+
+
+def _fixed(maps: torch.Tensor):
+    return lambda images: (maps, maps)
+
+
+def test_relu_before_or_after_upsampling():
+    """Raw map [-2, 2] upsampled to 4 columns is [-2, -1, 1, 2]: ReLU after gives [0, 0, 1, 2] (public),
+    ReLU before gives [0, 2] -> [0, 0.5, 1.5, 2]; both are then divided by their max."""
+    raw = torch.tensor([[[[-2.0, 2.0]]]])
+    one = torch.ones(1, 1)
+    after, _ = multiscale_cams(_fixed(raw), torch.zeros(1, 3, 1, 4), one, [1.0], False, (1, 4), "max", True)
+    before, _ = multiscale_cams(_fixed(raw), torch.zeros(1, 3, 1, 4), one, [1.0], False, (1, 4), "max", False)
+    torch.testing.assert_close(after[0, 0, 0], torch.tensor([0.0, 0.0, 1.0, 2.0]) / (2 + 1e-5))
+    torch.testing.assert_close(before[0, 0, 0], torch.tensor([0.0, 0.5, 1.5, 2.0]) / (2 + 1e-5))
+
+
+def test_flip_pairs_merge_by_max_or_sum():
+    """View [4, 1, 0], mirror (flipped back) [0, 1, 0]: max [4, 1, 0] (public), sum [4, 2, 0]."""
+    raw = torch.tensor([[[[4.0, 1.0, 0.0]]], [[[0.0, 1.0, 0.0]]]])  # the mirror's map is its own flip
+    one = torch.ones(1, 1)
+    by_max, _ = multiscale_cams(_fixed(raw), torch.zeros(1, 3, 1, 3), one, [1.0], True, None, "max", True)
+    by_sum, _ = multiscale_cams(_fixed(raw), torch.zeros(1, 3, 1, 3), one, [1.0], True, None, "sum", False)
+    torch.testing.assert_close(by_max[0, 0, 0], torch.tensor([1.0, 0.25, 0.0]) * 4 / (4 + 1e-5))
+    torch.testing.assert_close(by_sum[0, 0, 0], torch.tensor([1.0, 0.5, 0.0]) * 4 / (4 + 1e-5))

@@ -22,10 +22,13 @@ def test_background_and_foreground_are_averaged_separately():
     assert torch.equal(logits.grad[..., 3], torch.zeros(1, 3, 1))  # ignored pixel
 
 
-def test_single_kind_crop_uses_its_term_alone():
+def test_single_kind_batch_counts_half_publicly_or_alone_when_dropped():
     logits = torch.tensor([[2.0, 0.0], [0.0, 1.0]]).T.reshape(1, 2, 1, 2)
-    loss = balanced_seg_loss(logits, torch.tensor([[[0, 0]]]))
-    assert math.isclose(loss.item(), (_ce([2.0, 0.0], 0) + _ce([0.0, 1.0], 0)) / 2, rel_tol=1e-6)
+    background = (_ce([2.0, 0.0], 0) + _ce([0.0, 1.0], 0)) / 2
+    halved = balanced_seg_loss(logits, torch.tensor([[[0, 0]]]), empty_kind="halve")
+    assert math.isclose(halved.item(), 0.5 * background, rel_tol=1e-6)  # the public 0.5 * (bg + 0)
+    dropped = balanced_seg_loss(logits, torch.tensor([[[0, 0]]]), empty_kind="drop")
+    assert math.isclose(dropped.item(), background, rel_tol=1e-6)
 
 
 def test_all_ignore_crop_gives_zero_with_grad():

@@ -27,7 +27,7 @@ def test_outputs_have_the_documented_shapes() -> None:
     assert out.seg.shape == (2, 5, 8, 8)
     assert out.view_embeddings[0].shape == (6, 16)
     cam, cam_aux = net.cams(torch.randn(1, 3, 64, 64))
-    assert cam.shape == cam_aux.shape == (1, 4, 8, 8) and float(cam.detach().min()) >= 0
+    assert cam.shape == cam_aux.shape == (1, 4, 8, 8)  # raw W^T Z: eq. 1's ReLU comes in multiscale_cams
 
 
 def test_aux_tap_is_block_l_minus_3_before_the_final_norm() -> None:
@@ -90,6 +90,20 @@ def test_heads_get_ten_times_the_backbone_lr() -> None:
         assert len(is_head) == 1
         assert group["lr"] == pytest.approx(1e-3 if is_head.pop() else 1e-4)
     assert sum(len(g["params"]) for g in groups) == sum(p.requires_grad for p in net.parameters())
+
+
+def test_weight_decay_on_every_parameter_or_not_on_norms_and_biases() -> None:
+    net = build_model(TINY, num_classes=3)
+    decayed = {id(p) for g in net.param_groups(1e-4, 10.0, 0.01, decay_all=True) if g["weight_decay"] > 0
+               for p in g["params"]}
+    assert decayed == {id(p) for p in net.parameters() if p.requires_grad}  # the public code
+    spared = [g for g in net.param_groups(1e-4, 10.0, 0.01, decay_all=False) if g["weight_decay"] == 0]
+    names = {id(p): n for n, p in net.named_parameters()}
+    spared_params = [p for g in spared for p in g["params"]]
+    assert "encoder.vit.cls_token" in {names[id(p)] for p in spared_params}
+    assert all(p.ndim <= 1 or names[id(p)].endswith(("cls_token", "pos_embed")) for p in spared_params)
+    assert any(p.ndim > 1 for g in net.param_groups(1e-4, 10.0, 0.01, decay_all=False) if g["weight_decay"] > 0
+               for p in g["params"])
 
 
 def test_teacher_modules_embed_like_the_student() -> None:

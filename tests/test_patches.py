@@ -6,27 +6,25 @@ import torch
 from seco.method.patches import crop_patches, sample_patch_centres
 
 
-def test_centres_respect_margin_and_uncertain_mask():
+def test_centres_are_distinct_uncertain_pixels_of_the_central_region():
     uncertain = torch.zeros(2, 10, 12, dtype=torch.bool)
     uncertain[0, 0:2, :] = True  # inside the border margin: never drawn
-    uncertain[0, 4, 5] = True
+    uncertain[0, 4, 4:8] = True
     uncertain[0, 6, 8] = True
     uncertain[1, 3:7, 3:9] = True
-    centres = sample_patch_centres(uncertain, num=50, margin=2, generator=torch.Generator().manual_seed(0))
-    assert centres.shape == (2, 50, 2) and centres.dtype == torch.int64
-    assert set(map(tuple, centres[0].tolist())) == {(4, 5), (6, 8)}
+    centres = sample_patch_centres(uncertain, num=5, margin=2, generator=torch.Generator().manual_seed(0))
+    assert centres.shape == (2, 5, 2) and centres.dtype == torch.int64
+    assert set(map(tuple, centres[0].tolist())) == {(4, 4), (4, 5), (4, 6), (4, 7), (6, 8)}
     ys, xs = centres[1].unbind(-1)
-    assert uncertain[1, ys, xs].all()
+    assert uncertain[1, ys, xs].all() and len(set(map(tuple, centres[1].tolist()))) == 5
 
 
-def test_centres_fall_back_to_the_central_region():
-    uncertain = torch.zeros(2, 8, 8, dtype=torch.bool)
-    uncertain[0, 0, 0] = True  # only in the margin -> fallback
-    uncertain[1, 4, 4] = True
-    centres = sample_patch_centres(uncertain, num=200, margin=3, generator=torch.Generator().manual_seed(1))
-    assert centres[0].min() >= 3 and centres[0].max() < 5
-    assert len(set(map(tuple, centres[0].tolist()))) == 4  # the whole 2x2 central region is reachable
-    assert set(map(tuple, centres[1].tolist())) == {(4, 4)}
+def test_too_few_uncertain_pixels_fall_back_to_the_whole_central_region():
+    """The public rule: fewer uncertain pixels than patches -> any central pixel (padding included)."""
+    uncertain = torch.zeros(1, 8, 8, dtype=torch.bool)
+    uncertain[0, 4, 4] = True
+    centres = sample_patch_centres(uncertain, num=4, margin=3, generator=torch.Generator().manual_seed(1))
+    assert sorted(map(tuple, centres[0].tolist())) == [(3, 3), (3, 4), (4, 3), (4, 4)]
 
 
 def test_centres_are_deterministic_given_a_generator():
@@ -35,6 +33,15 @@ def test_centres_are_deterministic_given_a_generator():
     again = sample_patch_centres(uncertain, 10, 4, torch.Generator().manual_seed(7))
     other = sample_patch_centres(uncertain, 10, 4, torch.Generator().manual_seed(8))
     assert torch.equal(first, again) and not torch.equal(first, other)
+
+
+def test_centres_are_uniform_over_the_candidates():
+    uncertain = torch.zeros(4000, 6, 6, dtype=torch.bool)
+    uncertain[:, 2:4, 2:4] = True  # 4 candidates, 2 drawn per image: each pixel in half the images
+    centres = sample_patch_centres(uncertain, 2, 1, torch.Generator().manual_seed(0))
+    counts = torch.bincount((centres[..., 0] * 6 + centres[..., 1]).flatten(), minlength=36)
+    chosen = counts[[14, 15, 20, 21]].float() / 4000
+    assert torch.allclose(chosen, torch.full((4,), 0.5), atol=0.03) and counts.sum() == 8000
 
 
 def test_margin_too_large_is_an_error():
@@ -64,13 +71,16 @@ def test_crop_patches_of_integer_masks_and_padding():
 
 
 def test_centres_stay_out_of_the_crop_padding() -> None:
-    uncertain = torch.ones(2, 12, 12, dtype=torch.bool)
-    valid = torch.zeros(2, 12, 12, dtype=torch.bool)
-    valid[0, :6, :6] = True  # image 0: content only in the top-left corner
-    valid[1] = True
+    """centres.content: uncertain content, then any content, then the central region."""
+    uncertain = torch.zeros(3, 12, 12, dtype=torch.bool)
+    uncertain[:, 2:10, 2:10] = True
+    valid = torch.zeros(3, 12, 12, dtype=torch.bool)
+    valid[0, :6, :6] = True  # 16 uncertain content pixels in the central region
+    valid[1, :4, :4] = True  # 4: too few uncertain -> all content (also 4) -> central region
+    valid[2] = True
     gen = torch.Generator().manual_seed(0)
-    centres = sample_patch_centres(uncertain, 50, 2, gen, valid)
+    centres = sample_patch_centres(uncertain, 5, 2, gen, valid)
     assert bool((centres[0] < 6).all()) and bool((centres[0] >= 2).all())
-    assert int(centres[1].max()) >= 6  # the full image still spreads over the central region
-    no_uncertain = sample_patch_centres(torch.zeros_like(uncertain), 50, 2, gen, valid)
-    assert bool((no_uncertain[0] < 6).all())
+    assert int(centres[1].max()) >= 4  # fell back to the central region
+    no_uncertain = sample_patch_centres(torch.zeros_like(uncertain), 5, 2, gen, valid)
+    assert bool((no_uncertain[0] < 6).all())  # any content pixel of image 0

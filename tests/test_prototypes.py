@@ -6,8 +6,8 @@ import torch.nn.functional as F
 from seco.method.prototypes import Prototypes
 
 
-def _ready(rows: list[list[float]]) -> Prototypes:
-    protos = Prototypes(len(rows), len(rows[0]))
+def _ready(rows: list[list[float]], rule: str = "batch_mean") -> Prototypes:
+    protos = Prototypes(len(rows), len(rows[0]), rule)
     protos.P.copy_(torch.tensor(rows))
     protos.initialised.fill_(True)
     return protos
@@ -27,7 +27,7 @@ def test_single_label_update_by_hand():
 
 
 def test_first_sighting_initialises_from_data():
-    protos = Prototypes(2, 2)
+    protos = Prototypes(2, 2, "batch_mean")
     before = protos.P[1].clone()
     z = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     protos.update(z, torch.tensor([[1, 0], [1, 0]]), momentum=0.9)
@@ -80,11 +80,45 @@ def test_adaptive_softmax_skips_uninitialised_classes():
 
 
 def test_state_dict_round_trip(tmp_path):
-    protos = Prototypes(3, 4)
+    protos = Prototypes(3, 4, "batch_mean")
     protos.update(F.normalize(torch.randn(2, 4), dim=1), torch.tensor([[1, 0, 0], [0, 0, 1]]), momentum=0.9)
     path = tmp_path / "protos.pt"
     torch.save(protos.state_dict(), path)
-    restored = Prototypes(3, 4)
+    restored = Prototypes(3, 4, "batch_mean")
     restored.load_state_dict(torch.load(path, weights_only=True))
     assert torch.equal(restored.P, protos.P)
     assert restored.initialised.tolist() == [True, False, True]
+
+
+def test_per_image_applies_eq_3_image_by_image():
+    """Two single-label images of class 1 in order: P <- Norm(0.5 P + 0.5 z1), then Norm(0.5 P + 0.5 z2)."""
+    protos = _ready([[1.0, 0.0]], "per_image")
+    z = torch.tensor([[0.0, 1.0], [0.6, -0.8]])
+    protos.update(z, torch.ones(2, 1), momentum=0.5)
+    first = F.normalize(torch.tensor([0.5, 0.5]), dim=0)
+    expected = F.normalize(0.5 * first + 0.5 * z[1], dim=0)
+    torch.testing.assert_close(protos.P[0], expected)
+
+
+def test_per_image_first_sight_then_momentum_within_one_batch():
+    protos = Prototypes(1, 2, "per_image")
+    z = torch.tensor([[3.0, 4.0], [1.0, 0.0]])
+    protos.update(z, torch.ones(2, 1), momentum=0.9)
+    first = torch.tensor([0.6, 0.8])
+    torch.testing.assert_close(protos.P[0], F.normalize(0.9 * first + 0.1 * z[1], dim=0))
+    assert bool(protos.initialised[0])
+
+
+def test_public_rule_accumulates_raw_tokens_then_normalises_every_row():
+    """The public code: rows start as raw Gaussian noise and count as initialised; a single-label image adds
+    eta P + (1 - eta) z with z unnormalised; all rows are normalised once after the batch; multi-label
+    images (label_idx -1) are skipped."""
+    protos = Prototypes(2, 2, "public")
+    assert protos.initialised.all()
+    protos.P.copy_(torch.tensor([[2.0, 0.0], [0.0, 3.0]]))
+    z = torch.tensor([[0.0, 10.0], [10.0, 0.0], [5.0, 5.0]])
+    labels = torch.tensor([[1, 0], [1, 0], [1, 1]])
+    protos.update(z, labels, momentum=0.9)
+    row0 = 0.9 * (0.9 * torch.tensor([2.0, 0.0]) + 0.1 * z[0]) + 0.1 * z[1]
+    torch.testing.assert_close(protos.P[0], F.normalize(row0, dim=0))
+    torch.testing.assert_close(protos.P[1], torch.tensor([0.0, 1.0]))  # never updated, still normalised

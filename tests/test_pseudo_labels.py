@@ -109,4 +109,4 @@ def test_aux_label_map_and_tag_mask_thresholds():
     assert tag_mask(cam, HIGH, LOW, box)[0].tolist() == [[1, -1, -1], [0, 0, 2]]
     cropped = torch.tensor([[1, 2, 0, 2]])
     assert aux_label_map(cam, cropped, HIGH, LOW)[0].tolist() == [[255, 255, 255], [0, 0, 255]]
-    assert tag_mask(cam, HIGH, LOW, cropped)[0].tolist() == [[-1, -1, -1], [0, 0, -1]]
+    assert tag_mask(cam, HIGH, LOW, cropped)[0].tolist() == [[255, 255, 255], [0, 0, 255]]

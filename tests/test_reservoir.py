@@ -75,3 +75,31 @@ def test_state_dict_round_trip(tmp_path):
     pool.push(new, torch.tensor([3]))
     restored.push(new, torch.tensor([3]))
     assert torch.equal(restored.tags, pool.tags) and torch.equal(restored.keys, pool.keys)
+
+
+def test_public_init_is_full_of_background_keys_normalised_across_entries():
+    pool = Reservoir(capacity=12, dim=3, init="public")
+    keys, tags = pool.snapshot()
+    assert keys.shape == (12, 3) and tags.tolist() == [0] * 12
+    torch.testing.assert_close(keys.norm(dim=0), torch.ones(3))  # each column, not each key, has unit norm
+    assert not torch.allclose(keys.norm(dim=1), torch.ones(12))
+
+
+def test_snapshot_after_push_previews_the_push_without_doing_it():
+    pool = Reservoir(capacity=6, dim=2)
+    pool.push(torch.randn(4, 2), torch.tensor([1, 2, 0, 1]))
+    new_keys, new_tags = torch.randn(4, 2), torch.tensor([3, 3, -1, 0])
+    preview = pool.snapshot_after_push(new_keys, new_tags)
+    assert pool.snapshot()[1].tolist() == [1, 2, 0, 1]  # unchanged
+    pool.push(new_keys, new_tags)
+    after = pool.snapshot()
+    assert torch.equal(preview[0], after[0]) and torch.equal(preview[1], after[1])
+    assert after[1].tolist() == [-1, 0, 0, 1, 3, 3]  # slots 4, 5, then 0, 1 overwritten (FIFO)
+
+
+def test_loading_a_state_restores_the_held_count():
+    pool = Reservoir(capacity=6, dim=2)
+    pool.push(torch.randn(3, 2), torch.tensor([1, 1, 1]))
+    fresh = Reservoir(capacity=6, dim=2)
+    fresh.load_state_dict(pool.state_dict())
+    assert fresh.snapshot()[1].tolist() == [1, 1, 1]

@@ -8,11 +8,11 @@ from seco.config import Config, apply_overrides
 from seco.data import build_dataset
 from seco.engine.loader import TrainStream
 from seco.engine.train import build_training
-from seco.method.step import seco_step
+from seco.method.step import seco_step, wants_global_view
 
 
 def _run(cfg: Config, iteration: int = 5):
-    data = build_dataset(cfg.data, "train", train=True)
+    data = build_dataset(cfg.data, "train", train=True, global_view=wants_global_view(cfg.method))
     run = build_training(cfg, torch.device("cpu"), data.num_classes, list(data.class_names))
     batch = next(TrainStream(data, cfg.train.batch_size, cfg.seed).iterate(0))
     return run, batch, lambda: seco_step(run.net, run.state, batch, iteration, run.generator)
@@ -54,3 +54,16 @@ def test_baseline_is_the_same_step_with_only_the_classification_losses(tiny_cfg:
     out = step()
     assert set(out.terms) == {"cls", "aux"}
     assert int(run.state.reservoir.filled) == 0
+
+
+def test_public_and_paper_fidelity_give_different_contrast_losses_on_the_same_batch(tiny_cfg: Config) -> None:
+    outs = {}
+    for fidelity in ("public", "paper"):
+        cfg = apply_overrides(tiny_cfg, [f"method.fidelity={fidelity}"])
+        outs[fidelity] = _run(cfg)[2]()
+    public, paper = outs["public"].terms, outs["paper"].terms
+    for same in ("cls", "aux", "seg"):  # the same student and CAMs: these do not depend on the preset
+        torch.testing.assert_close(public[same], paper[same])
+    for different in ("ptc", "lil", "lig", "reg"):  # counts and crop box; formula; prototype space; tag rules
+        assert different in public and different in paper
+    assert not torch.allclose(public["lil"], paper["lil"]) and not torch.allclose(public["ptc"], paper["ptc"])

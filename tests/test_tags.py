@@ -1,9 +1,9 @@
-"""Tests of seco.method.tags: patch tags by pixel counts, global-view tags."""
+"""Tests of seco.method.tags: patch tags by the paper's and the public code's rules, global-view tags."""
 
 import pytest
 import torch
 
-from seco.method.tags import global_tags, patch_tags
+from seco.method.tags import global_tags, patch_tags, present_classes, public_patch_tags
 
 U = -1  # uncertain pixel
 
@@ -52,14 +52,67 @@ def test_patch_tags_boundary_fraction_equal_to_phi_is_background():
     assert patch_tags(mask, 0.24).tolist() == [5]
 
 
-def test_global_tags():
-    labels = torch.tensor([[1.0, 0.0, 1.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
-    cam = torch.zeros(4, 3, 2, 2)
-    cam[0, 2, 0, 0] = 0.9  # only class 3 confident (class 1 present but weak) -> 3
-    cam[0, 0, 1, 1] = 0.5
-    cam[1, 0, 0, 0] = 0.8  # two confident classes -> -1
-    cam[1, 1, 1, 0] = 0.75
-    cam[2, 0, 0, 0] = 0.95  # confident but absent from labels; labelled class weak -> -1
-    cam[2, 1, 0, 0] = 0.3
-    cam[3, 0, 0, 0] = 0.7  # not above threshold: none confident -> -1, never a default id
-    assert global_tags(labels, cam, 0.7).tolist() == [3, U, U, U]
+def test_outside_crop_pixels_are_neither_certain_nor_foreground_under_the_paper_rule():
+    outside = torch.full((1, 4, 4), 255)
+    outside[0, 0, :3] = 0  # 3/16 background, the rest outside the crop
+    assert patch_tags(outside, 0.2).tolist() == [U]
+    outside[0, 1, :2] = 0  # 5/16 background now
+    assert patch_tags(outside, 0.2).tolist() == [0]
+
+
+def test_present_classes_ignores_uncertain_background_and_outside():
+    mask = torch.tensor([[[2, -1], [0, 255]], [[-1, 0], [0, 0]], [[1, 3], [3, 0]]])
+    assert present_classes(mask, 3).tolist() == [[False, True, False], [False, False, False], [True, False, True]]
+
+
+def test_global_tags_paper_and_public():
+    present = torch.tensor([[False, False, True], [True, True, False], [False, False, False]])
+    assert global_tags(present, "paper").tolist() == [3, U, U]
+    assert global_tags(present, "public").tolist() == [3, U, 1]  # the public default flag is class 1
+
+
+def _one_patch(mask: torch.Tensor, phi: float = 0.2) -> tuple[list[int], list[int]]:
+    """Tags of the whole (1, s, s) mask as one patch: (public rule, paper rule)."""
+    size = mask.shape[-1]
+    centre = torch.tensor([[[size // 2, size // 2]]])
+    public = public_patch_tags(mask, present_classes(mask, 20), centre, size, phi)
+    return public.tolist(), patch_tags(mask, phi).tolist()
+
+
+def test_the_issue_example_uncertain_pixels_count_as_target_only_in_the_public_rule():
+    """10 % class 3, 60 % uncertain, 30 % background: public 3, paper 0 (fg 0.1 <= phi, certain 0.4 > phi)."""
+    mask = torch.zeros(1, 10, 10, dtype=torch.long)
+    mask.view(-1)[:10] = 3
+    mask.view(-1)[10:70] = U
+    assert _one_patch(mask) == ([3], [0])
+
+
+def test_the_public_background_test_sums_class_ids():
+    """5 % of class 15: ids sum to 0.05 * 15 = 0.75 > phi, so public says 15; pixel counting says background."""
+    mask = torch.zeros(1, 10, 10, dtype=torch.long)
+    mask.view(-1)[:5] = 15
+    assert _one_patch(mask) == ([15], [0])
+    mask = torch.zeros(1, 10, 10, dtype=torch.long)
+    mask.view(-1)[:15] = 1  # 15 % of class 1: 0.15 <= 0.2 either way
+    assert _one_patch(mask) == ([0], [0])
+
+
+def test_the_public_rule_counts_outside_crop_pixels_as_background():
+    mask = torch.full((1, 10, 10), 255)
+    mask.view(-1)[:10] = 0  # 10 % background, 90 % outside the crop
+    assert _one_patch(mask) == ([0], [U])
+
+
+def test_the_public_rule_fills_uncertain_pixels_with_the_only_confident_class():
+    """Image 0 has one confident class (2): its uncertain pixels take class 2 (left patch -> 2); its right
+    patch holds one pixel of 2, ids summing to 2/16 <= phi (-> 0). Image 1 has two classes: uncertain
+    pixels stay uncertain (left -> -1) and a patch with ids 2 and 1 summing to 9/16 is -1."""
+    mask = torch.zeros(2, 4, 8, dtype=torch.long)
+    mask[0, :, :4] = U
+    mask[0, 0, 7] = 2
+    mask[1, :, :4] = U
+    mask[1, 0, 4:8] = 2
+    mask[1, 3, 7] = 1
+    centres = torch.tensor([[[2, 2], [2, 6]], [[2, 2], [2, 6]]])
+    tags = public_patch_tags(mask, present_classes(mask, 3), centres, 4, 0.2)
+    assert tags.tolist() == [2, 0, U, U]  # image 1, right patch: ids 2 and 1 -> -1

@@ -110,13 +110,20 @@ class ModelConfig:
 # ---------------------------------------------------------------------------
 @dataclass
 class CAMConfig:
-    """CAM thresholds and the multi-scale, flipped inference of CAMs."""
+    """CAM thresholds and the multi-scale, flipped inference of CAMs.
+
+    ``flip_merge`` combines a view and its mirror: ``max`` (public code) or
+    ``sum``; ``relu_after_resize`` applies the ReLU to the upsampled, merged
+    maps (public code) instead of to the raw token maps.
+    """
 
     high_thr: float = 0.7
     low_thr: float = 0.25
     bkg_thr: float = 0.5
     scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.75, 1.5])
     flip: bool = True
+    flip_merge: str = "max"
+    relu_after_resize: bool = True
 
 
 @dataclass
@@ -133,7 +140,19 @@ class PARConfig:
 
 @dataclass
 class DecompositionConfig:
-    """Image decomposition into tagged local patches (paper Sec. 3.3)."""
+    """Image decomposition into tagged local patches and global views (paper Sec. 3.3).
+
+    Switches (docs/method.md has the table of public and paper values):
+    ``centres`` (``public``: the crop's padding may hold patch centres;
+    ``content``: never), ``patch_tags`` and ``global_tags`` (``public`` |
+    ``paper`` tag rules), ``global_views`` (``crop_and_rrc``: the crop itself
+    and a random resized crop of the whole image at crop size, keys from the
+    student's class tokens through the teacher head; ``resized_copies``: two
+    copies of the crop at ``global_size``, keys from the local teacher),
+    ``q_flip`` (the weak view Aug_q flips each patch) and ``k_view``
+    (``whole_crop``: Aug_k acts on the whole crop before the patches are cut;
+    ``per_patch``: on each patch).
+    """
 
     patch_size: int = 64
     num_patches: int = 10
@@ -142,13 +161,29 @@ class DecompositionConfig:
     border_margin: int = 32
     phi: float = 0.2
     tag_switch_iter: int = 10000
+    centres: str = "content"
+    patch_tags: str = "paper"
+    global_tags: str = "paper"
+    global_views: str = "crop_and_rrc"
+    q_flip: bool = True
+    k_view: str = "per_patch"
 
 
 @dataclass
 class ReservoirConfig:
-    """Tag memory pool of local-teacher keys (eq. 5)."""
+    """Tag memory pool of local-teacher keys (eq. 5).
+
+    ``init``: ``public`` starts full of random keys tagged background (the
+    public code's queue, normalised across entries); ``empty`` starts empty.
+    ``push_tags``: ``raw`` (CAM tags) or ``rectified`` (after eq. 7).
+    ``fill_before_start``: decompose, encode keys and fill the reservoir from
+    the first iteration, before LiG/LiL start (the public code does).
+    """
 
     capacity: int = 4608
+    init: str = "empty"
+    push_tags: str = "rectified"
+    fill_before_start: bool = True
 
 
 @dataclass
@@ -160,25 +195,39 @@ class TeacherConfig:
 
 @dataclass
 class PrototypeConfig:
-    """Global-teacher class prototypes (eq. 3)."""
+    """Global-teacher class prototypes (eq. 3).
+
+    ``space``: ``backbone`` (the encoder's class token, public code) or
+    ``projection`` (the space of the queries q that LiG compares them with).
+    ``update``: ``public`` (per image, unnormalised, rows renormalised after
+    the batch, from a random start), ``per_image`` (eq. 3 per image, the first
+    single-label image of a class initialises it) or ``batch_mean`` (one step
+    per class with the batch mean). ``before_lig``: LiG sees the prototypes
+    after this batch's update.
+    """
 
     momentum: float = 0.9
     start_iter: int = 600
     adaptive: bool = False
+    space: str = "projection"
+    update: str = "per_image"
+    before_lig: bool = True
 
 
 @dataclass
 class RectificationConfig:
     """Similarity-based tag rectification (eqs. 6-7).
 
-    ``mean_over='positives'`` is the paper's mean over same-tag keys;
-    ``'all_keys'`` reproduces the public code, whose mean counts every other
-    key as a zero similarity.
+    ``rule='paper'``: eq. 6-7 over the same-tag keys, a fired tag becomes -1
+    (uncertain) when ``N_v / |R_+| > sigma``. ``rule='public'``: the public
+    code's test on the max-shifted logits with non-positive pairs set to 0 and
+    the mean over all keys; it fires when ``N_v / #{>= mean} > sigma`` (its
+    sigma is 10) and sets the tag to 0 (background).
     """
 
     enabled: bool = True
     sigma: float = 0.5
-    mean_over: str = "positives"
+    rule: str = "paper"
 
 
 @dataclass
@@ -191,34 +240,94 @@ class LossTerm:
 
 
 @dataclass
+class PTCLossConfig(LossTerm):
+    """ToCo's patch token contrast on the final tokens.
+
+    ``label_grid``: ``resized_cam`` (the aux CAM resized to the token grid,
+    then thresholded) or ``vote`` (majority vote of the full-size label map).
+    ``crop_box``: ``pixels`` applies the crop box's pixel coordinates to the
+    token grid (public code), ``tokens`` scales it to token units. ``counts``:
+    ``plus_one`` divides by the pair count + 1 (public), ``exact`` by the count.
+    """
+
+    label_grid: str = "resized_cam"
+    crop_box: str = "tokens"
+    counts: str = "exact"
+
+
+@dataclass
+class LiGLossConfig(LossTerm):
+    """LiG (eq. 4): ``tags`` are the ``rectified`` or ``raw`` patch tags; ``classes`` (the set P_s)
+    are the classes among the ``tags`` or the batch's image ``labels``."""
+
+    tags: str = "rectified"
+    classes: str = "tags"
+
+
+@dataclass
+class LiLLossConfig(LossTerm):
+    """LiL (eq. 8): ``formula`` ``paper`` (log-probability of the positives over the reservoir) or
+    ``public`` (the public code's arithmetic, reproduced term for term)."""
+
+    formula: str = "paper"
+
+
+@dataclass
+class SegLossConfig(LossTerm):
+    """Balanced seg CE: ``empty_kind`` ``halve`` (0.5 (bg + fg), a crop with one kind counts half, public)
+    or ``drop`` (the mean of the kinds present)."""
+
+    empty_kind: str = "halve"
+
+
+@dataclass
 class RegLossConfig(LossTerm):
-    """Local-window bilateral energy on the segmentation softmax."""
+    """Bilateral energy on the segmentation softmax.
+
+    ``formula='public'``: the public code's gated dense energy
+    ``-1e-7 / B sum_i g_i S_i . (W S)_i`` with the exact dense Gaussian kernel
+    W (the public code approximates it with a C++ permutohedral filter),
+    gate ``g = 1 - max prob`` (1 where the pseudo label is ignored); at
+    ``scale``. ``formula='window'``: the mean Potts energy over a ``window``.
+    """
 
     sigma_rgb: float = 15.0
     sigma_xy: float = 100.0
     scale: float = 0.5
     window: int = 5
+    formula: str = "public"
 
 
 @dataclass
 class LossesConfig:
-    """Weights, switches and schedule of every loss (eq. 9 plus seg/reg)."""
+    """Weights, switches and schedule of every loss (eq. 9 plus seg/reg).
+
+    ``start_inclusive``: a loss with ``start_iter`` A > 0 is on from
+    iteration A (true) or only after it, from A + 1 (false, public code).
+    """
 
     cls: LossTerm = field(default_factory=lambda: LossTerm(1.0, True, 0))
     aux: LossTerm = field(default_factory=lambda: LossTerm(1.0, True, 0))
-    ptc: LossTerm = field(default_factory=lambda: LossTerm(0.3, True, 0))
-    lig: LossTerm = field(default_factory=lambda: LossTerm(0.5, True, 1000))
-    lil: LossTerm = field(default_factory=lambda: LossTerm(0.5, True, 1000))
-    seg: LossTerm = field(default_factory=lambda: LossTerm(0.12, True, 2000))
+    ptc: PTCLossConfig = field(default_factory=lambda: PTCLossConfig(0.3, True, 0))
+    lig: LiGLossConfig = field(default_factory=lambda: LiGLossConfig(0.5, True, 1000))
+    lil: LiLLossConfig = field(default_factory=lambda: LiLLossConfig(0.5, True, 1000))
+    seg: SegLossConfig = field(default_factory=lambda: SegLossConfig(0.12, True, 2000))
     reg: RegLossConfig = field(default_factory=lambda: RegLossConfig(0.05, True, 2000))
     tau_g: float = 0.1
     tau_l: float = 0.08
+    start_inclusive: bool = False
 
 
 @dataclass
 class MethodConfig:
-    """Everything the SeCo training step needs (paper Sec. 3)."""
+    """Everything the SeCo training step needs (paper Sec. 3).
 
+    ``fidelity`` (``public`` | ``paper``) names the preset that set the
+    switches below (``seco/configs/fidelity/<name>.yaml``); any switch can
+    still be set on its own after it.
+    """
+
+    fidelity: str = "paper"
     cam: CAMConfig = field(default_factory=CAMConfig)
     par: PARConfig = field(default_factory=PARConfig)
     decomposition: DecompositionConfig = field(default_factory=DecompositionConfig)
@@ -234,7 +343,13 @@ class MethodConfig:
 # ---------------------------------------------------------------------------
 @dataclass
 class TrainConfig:
-    """Optimisation, schedule, logging and checkpointing."""
+    """Optimisation, schedule, logging and checkpointing.
+
+    The lr follows a linear warmup, then ``(1 - it / N) ** poly_power`` with
+    N = ``iterations`` (``iterations + 1`` with ``poly_plus_one``).
+    ``decay_all`` applies weight decay to every parameter (public code);
+    false spares norms, biases, position embeddings and the class token.
+    """
 
     iterations: int = 20000
     batch_size: int = 4
@@ -245,6 +360,8 @@ class TrainConfig:
     warmup_iters: int = 1500
     warmup_ratio: float = 1e-6
     poly_power: float = 0.9
+    poly_plus_one: bool = False
+    decay_all: bool = True
     amp: bool = False
     grad_clip: float = 0.0
     log_every: int = 20
@@ -348,7 +465,6 @@ def load_config(name_or_path: str = "synthetic", overrides: Sequence[str] = ()) 
     Raises:
         ConfigError: on an unknown key, a bad value or a missing file.
     """
-    schema = OmegaConf.structured(Config)
     layers = []
     seen = set()
     current = name_or_path
@@ -360,15 +476,45 @@ def load_config(name_or_path: str = "synthetic", overrides: Sequence[str] = ()) 
         parent = raw.pop("base", None) if raw is not None else None
         layers.append((raw if raw is not None else OmegaConf.create({}), source))
         current = parent
-    merged = schema
+    merged = OmegaConf.structured(Config)
+    for raw, source in reversed(layers):
+        merged = _merge(merged, raw, source)
+    fidelity = _fidelity_override(overrides) or merged.method.fidelity
+    merged = _merge(OmegaConf.structured(Config), _preset(fidelity), f"fidelity preset {fidelity!r}")
     for raw, source in reversed(layers):
         merged = _merge(merged, raw, source)
     return _finish(merged, overrides)
 
 
 def apply_overrides(cfg: Config, overrides: Sequence[str]) -> Config:
-    """A copy of ``cfg`` with dotted ``key=value`` overrides applied and validated."""
-    return _finish(OmegaConf.structured(cfg), overrides)
+    """A copy of ``cfg`` with dotted ``key=value`` overrides applied and validated.
+
+    A ``method.fidelity`` override first applies its preset over every switch
+    of ``cfg``; the other overrides apply after it.
+    """
+    merged = OmegaConf.structured(cfg)
+    fidelity = _fidelity_override(overrides)
+    if fidelity:
+        merged = _merge(merged, _preset(fidelity), f"fidelity preset {fidelity!r}")
+    return _finish(merged, overrides)
+
+
+FIDELITIES = ("public", "paper")
+
+
+def _fidelity_override(overrides: Sequence[str]) -> str | None:
+    """The last ``method.fidelity=...`` among the overrides, if any."""
+    values = [value.strip() for key, value in _parse_overrides(overrides) if key == "method.fidelity"]
+    return values[-1] if values else None
+
+
+def _preset(fidelity: str) -> Any:
+    """The switches a fidelity preset sets (``seco/configs/fidelity/<fidelity>.yaml``)."""
+    if fidelity not in FIDELITIES:
+        raise ConfigError(f"bad value for config key 'method.fidelity': {fidelity!r} is not one of "
+                          f"{', '.join(FIDELITIES)}")
+    raw, _ = _read_yaml(f"fidelity/{fidelity}")
+    return raw
 
 
 def _finish(merged: Any, overrides: Sequence[str]) -> Config:
@@ -423,9 +569,8 @@ def validate(cfg: Config) -> None:
     need(0 <= cfg.method.teacher.momentum < 1, "method.teacher.momentum", "must be in [0, 1)")
     need(0 <= cfg.method.prototypes.momentum < 1, "method.prototypes.momentum", "must be in [0, 1)")
     rect = cfg.method.rectification
-    need(0 <= rect.sigma <= 1, "method.rectification.sigma", "is a fraction in [0, 1]")
-    need(rect.mean_over in {"positives", "all_keys"}, "method.rectification.mean_over",
-         "must be 'positives' (paper) or 'all_keys' (public code)")
+    need(rect.sigma >= 0, "method.rectification.sigma", "must be >= 0 (paper rule: a fraction; public rule: a ratio)")
+    _check_choices(cfg, need)
     terms = [getattr(cfg.method.losses, n) for n in ("cls", "aux", "ptc", "lig", "lil", "seg", "reg")]
     need(any(t.enabled and t.weight > 0 and t.start_iter == 0 for t in terms), "method.losses",
          "no loss is active at iteration 0; enable one (usually cls) with start_iter 0")
@@ -440,6 +585,37 @@ def validate(cfg: Config) -> None:
          "must be auto, cpu, cuda[:N] or mps")
     need(len(cfg.eval.seg_scales) > 0, "eval.seg_scales", "need at least one scale")
     need(cfg.eval.max_side >= 0, "eval.max_side", "must be >= 0 (0 = never shrink)")
+
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "method.fidelity": FIDELITIES,
+    "method.cam.flip_merge": ("max", "sum"),
+    "method.decomposition.centres": ("public", "content"),
+    "method.decomposition.patch_tags": ("public", "paper"),
+    "method.decomposition.global_tags": ("public", "paper"),
+    "method.decomposition.global_views": ("crop_and_rrc", "resized_copies"),
+    "method.decomposition.k_view": ("whole_crop", "per_patch"),
+    "method.reservoir.init": ("public", "empty"),
+    "method.reservoir.push_tags": ("raw", "rectified"),
+    "method.prototypes.space": ("backbone", "projection"),
+    "method.prototypes.update": ("public", "per_image", "batch_mean"),
+    "method.rectification.rule": ("public", "paper"),
+    "method.losses.ptc.label_grid": ("resized_cam", "vote"),
+    "method.losses.ptc.crop_box": ("pixels", "tokens"),
+    "method.losses.ptc.counts": ("plus_one", "exact"),
+    "method.losses.lig.tags": ("rectified", "raw"),
+    "method.losses.lig.classes": ("tags", "labels"),
+    "method.losses.lil.formula": ("public", "paper"),
+    "method.losses.seg.empty_kind": ("halve", "drop"),
+    "method.losses.reg.formula": ("public", "window"),
+}
+
+
+def _check_choices(cfg: Config, need: Any) -> None:
+    """Every switch of :data:`CHOICES` holds one of its values."""
+    for key, allowed in CHOICES.items():
+        value = OmegaConf.select(OmegaConf.structured(cfg), key)
+        need(value in allowed, key, f"{value!r} is not one of {', '.join(allowed)}")
 
 
 def to_dict(cfg: Config) -> dict[str, Any]:

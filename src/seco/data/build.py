@@ -15,7 +15,7 @@ from seco.data.folder import read_folder
 from seco.data.records import Catalog, PngMask
 from seco.data.scenes import CLASSES as SYNTHETIC_CLASSES
 from seco.data.synthetic import CONTEXT_DIR, read_classes, read_contexts, read_cooccurrence
-from seco.data.transforms import EvalTransform, TrainTransform, Transform
+from seco.data.transforms import EvalTransform, GlobalView, TrainTransform, Transform
 from seco.data.voc import read_voc
 
 __all__ = ["build_dataset", "build_transform", "default_class_names", "fill_split", "read_catalog"]
@@ -110,7 +110,10 @@ def read_catalog(cfg: DataConfig, split: str, train: bool) -> Catalog:
     return dataclasses.replace(catalog, cooccurrence=[(a, b) for a, b in cfg.cooccurrence])
 
 
-def build_dataset(cfg: DataConfig, split: str, train: bool) -> SegDataset:
+def build_dataset(cfg: DataConfig, split: str, train: bool, global_view: bool = False) -> SegDataset:
     """The dataset of ``split``: training transforms when ``train``; else the plain images with
-    their context maps, if the set has them."""
-    return SegDataset(read_catalog(cfg, split, train), build_transform(cfg, train), with_context=not train)
+    their context maps, if the set has them. ``global_view`` adds the public code's second global
+    view of each image at the crop size (:class:`~seco.data.transforms.GlobalView`)."""
+    view = GlobalView(cfg.crop_size) if global_view else None
+    return SegDataset(read_catalog(cfg, split, train), build_transform(cfg, train), with_context=not train,
+                      global_view=view)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +29,17 @@ class SegDataset(Dataset):
     content inside ``image``; ``name``; ``size`` int64 ``(h, w)`` of the original.
     With ``with_context`` and a catalog that has context maps, also ``context``
     int64 ``(H, W)`` (0 where no context shows); use it with a transform that
-    keeps the geometry (evaluation). Masks are checked (size, class ids) when
-    their item is loaded.
+    keeps the geometry (evaluation). With a ``global_view`` transform, also
+    ``global_view``: that transform of the whole uint8 image (the public
+    code's second global view). Masks are checked (size, class ids) when their
+    item is loaded.
     """
 
     def __init__(self, catalog: Catalog, transform: Transform, ignore_index: int = IGNORE_INDEX,
-                 with_context: bool = False) -> None:
+                 with_context: bool = False, global_view: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         self.catalog = catalog
         self.transform = transform
+        self.global_view = global_view
         self.with_context = with_context and bool(catalog.contexts)
         self.ignore_index = ignore_index
         self.palette = voc_palette()
@@ -92,6 +96,7 @@ class SegDataset(Dataset):
         labels = torch.zeros(self.num_classes - 1, dtype=torch.float32)
         labels[[c - 1 for c in record.labels]] = 1.0
         image = torch.from_numpy(pixels).permute(2, 0, 1)
+        whole = self.global_view(image) if self.global_view is not None else None
         image, mask_tensor, crop_box = self.transform(image, torch.from_numpy(mask))
         item = {
             "image": image,
@@ -101,6 +106,8 @@ class SegDataset(Dataset):
             "name": record.name,
             "size": torch.tensor(image_hw, dtype=torch.int64),
         }
+        if whole is not None:
+            item["global_view"] = whole
         if self.with_context:
             item["context"] = torch.from_numpy(self.load_context(record, image_hw))
         return item

@@ -12,12 +12,12 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
-from torchvision.transforms import InterpolationMode
+from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as TF
 
 from seco.labels import IGNORE_INDEX
 
-__all__ = ["EvalTransform", "Transform", "TrainTransform", "random_crop", "to_unit"]
+__all__ = ["EvalTransform", "GlobalView", "Transform", "TrainTransform", "random_crop", "to_unit"]
 
 Transform = Callable[[Tensor, Tensor], tuple[Tensor, Tensor, Tensor]]
 """``(uint8 image (3, H, W), int64 mask (H, W)) -> (float image, int64 mask, crop_box)``."""
@@ -75,3 +75,28 @@ class TrainTransform:
         if float(torch.rand(())) < 0.5:
             image, mask = image.flip(-1), mask.flip(-1)
         return random_crop(image, mask, self.crop_size, self.ignore_index)
+
+
+class GlobalView:
+    """The second global view of the public code, made from the whole image (before rescale and crop).
+
+    A random resized crop to ``size`` (scale 0.4-1, bicubic), then a
+    horizontal flip (p 0.5), colour jitter (brightness 0.4, contrast 0.4,
+    saturation 0.2, hue 0.1; p 0.8), grayscale (p 0.2), Gaussian blur (sigma
+    0.1-2, p 0.1) and solarisation (threshold 128, p 0.2), on the uint8 image
+    as the public code does with PIL. Returns float RGB in [0, 1].
+    """
+
+    def __init__(self, size: int) -> None:
+        self.pipeline = v2.Compose([
+            v2.RandomResizedCrop(size, scale=(0.4, 1.0), interpolation=InterpolationMode.BICUBIC, antialias=True),
+            v2.RandomHorizontalFlip(p=0.5),
+            v2.RandomApply([v2.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)], p=0.8),
+            v2.RandomGrayscale(p=0.2),
+            v2.RandomApply([v2.GaussianBlur(kernel_size=13, sigma=(0.1, 2.0))], p=0.1),
+            v2.RandomSolarize(threshold=128, p=0.2),
+        ])
+
+    def __call__(self, image: Tensor) -> Tensor:
+        """``image``: uint8 (3, H, W) -> float (3, size, size) in [0, 1]."""
+        return to_unit(self.pipeline(image))

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from seco.config import Config
-from seco.method.cam import multiscale_cams, with_background
+from seco.method.cam import configured_cams, with_background
 from seco.method.par import PAR
 from seco.method.pseudo_labels import refine_scores
 from seco.model import SeCoNet
@@ -31,8 +31,7 @@ OUTPUTS = ("cam", "mask", "seg")
 @torch.no_grad()
 def cam_scores(net: SeCoNet, images: Tensor, labels: Tensor, cfg: Config) -> Tensor:
     """(B, K+1, H, W): background score ``bkg_thr`` then the normalised final CAMs."""
-    cam, _ = multiscale_cams(net.cams, images, labels, list(cfg.method.cam.scales), cfg.method.cam.flip,
-                             images.shape[-2:])
+    cam, _ = configured_cams(net.cams, images, labels, cfg.method.cam)
     return with_background(cam, cfg.method.cam.bkg_thr)
 
 

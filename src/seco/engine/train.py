@@ -27,7 +27,7 @@ from seco.engine.loader import TrainStream, derive_seed, to_device
 from seco.engine.logger import ScalarLogger
 from seco.engine.optim import WarmupPoly, build_optimizer
 from seco.engine.progress import progress_bar
-from seco.method.step import SeCoState, StepOutput, seco_step
+from seco.method.step import SeCoState, StepOutput, seco_step, wants_global_view
 from seco.model import SeCoNet, build_model
 
 __all__ = ["NonFiniteLossError", "TrainResult", "build_training", "train"]
@@ -127,8 +127,9 @@ def build_training(cfg: Config, device: torch.device, num_classes: int, class_na
     net = build_model(cfg.model, num_classes).to(device)
     state = SeCoState(net, cfg.method).to(device)
     tr = cfg.train
-    optimizer = build_optimizer(net.param_groups(tr.lr, tr.head_lr_mult, tr.weight_decay), tr.betas)
-    scheduler = WarmupPoly(optimizer, tr.iterations, tr.warmup_iters, tr.warmup_ratio, tr.poly_power)
+    optimizer = build_optimizer(net.param_groups(tr.lr, tr.head_lr_mult, tr.weight_decay, tr.decay_all), tr.betas)
+    scheduler = WarmupPoly(optimizer, tr.iterations, tr.warmup_iters, tr.warmup_ratio, tr.poly_power,
+                           tr.poly_plus_one)
     generator = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, dist.rank(), 0x7A6))
     return Training(cfg, device, net, state, optimizer, scheduler, generator, class_names)
 
@@ -138,7 +139,7 @@ def train(cfg: Config, resume: bool = True, progress: bool = True) -> TrainResul
     _set_threads(cfg.train.threads)
     device = dist.init_distributed(cfg.train.device)
     run_dir = Path(cfg.out_dir)
-    dataset = build_dataset(cfg.data, cfg.data.train_split, train=True)
+    dataset = build_dataset(cfg.data, cfg.data.train_split, train=True, global_view=wants_global_view(cfg.method))
     run = build_training(cfg, device, dataset.num_classes, list(dataset.class_names))
     if dist.is_main():
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["colour_jitter", "gaussian_blur", "horizontal_flip", "random_grayscale", "strong_augment", "weak_augment"]
+__all__ = [
+    "colour_jitter",
+    "gaussian_blur",
+    "horizontal_flip",
+    "random_grayscale",
+    "shift_hue",
+    "strong_augment",
+    "weak_augment",
+]
 
 _LUMA = (0.299, 0.587, 0.114)
 
@@ -42,19 +50,42 @@ def horizontal_flip(x: Tensor, generator: torch.Generator | None = None, p: floa
     return torch.where(_coin(x, p, generator), x.flip(-1), x)
 
 
+def shift_hue(rgb: Tensor, turns: Tensor) -> Tensor:
+    """Rotate the HSV hue of each sample by ``turns`` (N,1,1,1) of a full turn; value and saturation stay.
+
+    The hue in sixths of a turn comes from the max channel; the shifted image
+    is rebuilt with the closed form ``V - C clamp(min(k, 4 - k), 0, 1)``,
+    ``k = (n + H) mod 6`` for n = 5, 3, 1 (R, G, B), ``V`` the max and ``C``
+    the max minus the min: torchvision's ``adjust_hue`` with one factor per sample.
+    """
+    r, g, b = rgb.unbind(dim=1)
+    value, _ = rgb.max(dim=1)
+    chroma = value - rgb.min(dim=1).values
+    safe = chroma.clamp(min=1e-12)
+    hue = torch.where(value == r, ((g - b) / safe) % 6, torch.where(value == g, (b - r) / safe + 2, (r - g) / safe + 4))
+    hue = (torch.where(chroma > 0, hue, torch.zeros_like(hue)) + 6 * turns[:, 0]) % 6
+    sextants = rgb.new_tensor([5.0, 3.0, 1.0])[None, :, None, None]
+    k = (sextants + hue.unsqueeze(1)) % 6
+    return value.unsqueeze(1) - chroma.unsqueeze(1) * torch.minimum(k, 4 - k).clamp(0, 1)
+
+
 def colour_jitter(
     rgb: Tensor,
     generator: torch.Generator | None = None,
     brightness: float = 0.4,
     contrast: float = 0.4,
     saturation: float = 0.2,
+    hue: float = 0.1,
     p: float = 0.8,
 ) -> Tensor:
-    """With probability ``p`` per sample, jitter brightness, contrast, saturation (in that order).
+    """With probability ``p`` per sample, jitter brightness, contrast, saturation and hue (in that order).
 
     Factors are uniform in ``[1 - s, 1 + s]``: brightness scales the image,
-    contrast blends it with its mean luma, saturation with its per-pixel luma.
-    A sample not jittered keeps factors 1, which leave it unchanged.
+    contrast blends it with its mean luma, saturation with its per-pixel luma;
+    the hue turns by a fraction uniform in ``[-hue, hue]`` of a full turn
+    (:func:`shift_hue`). A sample not jittered keeps factors 1 and a zero
+    turn, which leave it unchanged. (torchvision applies the four in a random
+    order; here the order is fixed.)
     """
     apply = _coin(rgb, p, generator)
 
@@ -65,7 +96,9 @@ def colour_jitter(
     mean = _luma(rgb).mean(dim=(-2, -1), keepdim=True)
     rgb = ((rgb - mean) * factor(contrast) + mean).clamp(0, 1)
     gray = _luma(rgb)
-    return ((rgb - gray) * factor(saturation) + gray).clamp(0, 1)
+    rgb = ((rgb - gray) * factor(saturation) + gray).clamp(0, 1)
+    turns = torch.where(apply, _uniform(rgb, -hue, hue, generator), 0.0)
+    return shift_hue(rgb, turns).clamp(0, 1)
 
 
 def random_grayscale(rgb: Tensor, generator: torch.Generator | None = None, p: float = 0.2) -> Tensor:
@@ -106,8 +139,8 @@ def strong_augment(rgb: Tensor, generator: torch.Generator | None = None) -> Ten
     """Aug_k (local-teacher view, eq. 2) of RGB samples (N,3,h,w) in [0, 1].
 
     Random horizontal flip (p 0.5), colour jitter (p 0.8; brightness 0.4,
-    contrast 0.4, saturation 0.2), grayscale (p 0.2), Gaussian blur (p 0.5,
-    sigma 0.1-2.0).
+    contrast 0.4, saturation 0.2, hue 0.1), grayscale (p 0.2), Gaussian blur
+    (p 0.5, sigma 0.1-2.0): the public code's local view, MoCo v2's recipe.
     """
     rgb = horizontal_flip(rgb, generator)
     rgb = colour_jitter(rgb, generator)

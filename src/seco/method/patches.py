@@ -1,8 +1,9 @@
 """Image decomposition x = crp(I) into local patches (paper Sec. 3.3; recipe step 4).
 
 Patch centres are drawn among the uncertain pixels of the tag mask, at least
-``border_margin`` pixels from the border; the same centres cut the image
-patches (for the weak and strong views) and the tag-mask patches.
+``border_margin`` pixels from the border, without replacement; the same
+centres cut the image patches (for the weak and strong views) and the
+tag-mask patches.
 """
 
 from __future__ import annotations
@@ -25,13 +26,21 @@ def _central_region(height: int, width: int, margin: int, device: torch.device) 
 def sample_patch_centres(
     uncertain: Tensor, num: int, margin: int, generator: torch.Generator | None = None, valid: Tensor | None = None
 ) -> Tensor:
-    """Draw ``num`` patch centres per image (recipe step 4).
+    """Draw ``num`` distinct patch centres per image (recipe step 4).
 
-    Centres are uniform (with replacement) over the uncertain pixels inside
-    ``[margin, H - margin) x [margin, W - margin)`` and, when ``valid`` is
-    given, inside the image content (not the crop's padding); an image
-    without such a pixel draws uniformly over its valid central region, or
-    the whole central region when that is empty too.
+    The candidates of an image are the first of these sets that holds at
+    least ``num`` pixels, all inside ``[margin, H - margin) x [margin, W -
+    margin)``:
+
+    1. its uncertain pixels (inside the image content when ``valid`` is given);
+    2. with ``valid``: every pixel of its content;
+    3. every pixel of the central region (the crop's padding included).
+
+    Without ``valid`` this is the public code's sampler (centres.public);
+    with it, centres stay out of the padding whenever the content allows
+    (centres.content). ``num`` centres are drawn uniformly without
+    replacement among the candidates (the top ``num`` of uniform scores), so
+    no patch repeats and nothing waits on the host.
 
     Args:
         uncertain: (B,H,W) bool, True where the tag mask is uncertain (-1).
@@ -42,18 +51,22 @@ def sample_patch_centres(
         valid: optional (B,H,W) bool map of real image pixels (crop box).
 
     Returns:
-        (B,num,2) int64 centres ``(y, x)``.
+        (B,num,2) int64 centres ``(y, x)``, in random order.
     """
-    _, height, width = uncertain.shape
-    if min(height, width) <= 2 * margin:  # checked on the host: no device sync
-        raise ValueError(f"margin {margin} leaves no pixel of a {height}x{width} image for patch centres")
+    batch, height, width = uncertain.shape
     region = _central_region(height, width, margin, uncertain.device).expand_as(uncertain)
-    allowed = region if valid is None else region & valid.bool()
-    allowed = torch.where(allowed.flatten(1).any(dim=1)[:, None, None], allowed, region)
-    candidates = (uncertain.bool() & allowed).flatten(1)
-    fallback = ~candidates.any(dim=1, keepdim=True)
-    weights = (candidates | (fallback & allowed.flatten(1))).float()
-    index = torch.multinomial(weights, num, replacement=True, generator=generator)
+    if int(region[0].sum()) < num:  # shapes only: no device sync
+        raise ValueError(f"margin {margin} leaves fewer than {num} pixels of a {height}x{width} image "
+                         "for patch centres")
+    levels = [uncertain.bool() & region]
+    if valid is not None:
+        levels = [levels[0] & valid.bool(), region & valid.bool()]
+    candidates = region.flatten(1)
+    for level in reversed(levels):
+        level = level.flatten(1)
+        candidates = torch.where((level.sum(dim=1) >= num)[:, None], level, candidates)
+    scores = torch.rand(batch, height * width, generator=generator, device=uncertain.device)
+    index = scores.masked_fill(~candidates, -1.0).topk(num, dim=1).indices
     return torch.stack([index // width, index % width], dim=-1)
 
 

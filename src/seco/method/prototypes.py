@@ -6,81 +6,93 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seco.method.collective import gather_from_all
+
 __all__ = ["Prototypes"]
 
 
 class Prototypes(nn.Module):
-    """K category prototypes ``P_l`` in the projection space of the queries ``q``.
+    """K category prototypes ``P_l``, updated from the class tokens Z of whole images (eq. 3).
 
     Buffers (saved in ``state_dict``, moved by ``.to``):
 
-    * ``P`` (K, D): L2-normalised rows; random until a class is first seen;
-    * ``initialised`` (K,) bool: whether ``P_l`` has been set from data.
+    * ``P`` (K, D): the prototypes;
+    * ``initialised`` (K,) bool: whether ``P_l`` may be used by LiG.
 
-    The embeddings given to :meth:`update` must come from the same projection
-    head as the queries of LiG (eq. 4), not from the backbone's token space.
+    Three update rules (``PrototypeConfig.update``); in every one, only
+    single-label images update (W_l = 1) unless ``adaptive``, and under
+    torchrun the images of every process are gathered first (rank order), so
+    all processes hold the same prototypes:
+
+    * ``per_image``: eq. 3 image by image, ``P_l <- Norm(eta P_l + W_l (1 -
+      eta) Z)``; the first single-label image of a class sets ``P_l = Norm(Z)``
+      instead of mixing data with the random start;
+    * ``batch_mean``: one step of eq. 3 per class with the mean of the batch's
+      ``W_l Z`` (independent of image order); first sight as above;
+    * ``public``: the public code. ``P`` starts as unnormalised Gaussian noise,
+      every row counts as initialised, each single-label image adds
+      ``P_l <- eta P_l + (1 - eta) Z`` without normalising, and every row is
+      normalised once after the batch.
+
+    With ``adaptive`` (the paper's update from multi-label images), an image
+    gives each of its classes with an initialised prototype the weight
+    ``W_l = softmax(cos(Z, P_l))`` over those classes.
     """
 
     P: Tensor
     initialised: Tensor
 
-    def __init__(self, num_classes: int, dim: int) -> None:
+    def __init__(self, num_classes: int, dim: int, rule: str = "per_image") -> None:
         super().__init__()
-        self.register_buffer("P", F.normalize(torch.randn(num_classes, dim), dim=1))
-        self.register_buffer("initialised", torch.zeros(num_classes, dtype=torch.bool))
+        public = rule == "public"
+        start = torch.randn(num_classes, dim)
+        self.rule = rule
+        self.register_buffer("P", start if public else F.normalize(start, dim=1))
+        self.register_buffer("initialised", torch.full((num_classes,), public, dtype=torch.bool))
 
     @torch.no_grad()
     def update(self, z: Tensor, labels: Tensor, momentum: float, adaptive: bool = False) -> None:
-        """Eq. 3: ``P_l <- Norm(eta P_l + W_l (1 - eta) Z_l)`` from one batch.
+        """Apply this batch's class tokens ``z`` (B, D) with multi-hot ``labels`` (B, K)."""
+        z = gather_from_all(z.detach().to(self.P))
+        labels = gather_from_all(labels.to(self.P)).gt(0)
+        if self.rule == "batch_mean":
+            self._batch_mean(z, labels, momentum, adaptive)
+            return
+        for image in range(z.shape[0]):
+            self._one_image(z[image], labels[image], momentum, adaptive)
+        if self.rule == "public":
+            self.P.copy_(F.normalize(self.P, dim=1))
 
-        Args:
-            z: (B, D) normalised class embeddings of whole images (global teacher).
-            labels: (B, K) multi-hot image labels.
-            momentum: eta.
-            adaptive: also learn from multi-label images (the paper's adaptive
-                updating); otherwise only single-label images count (W_l = 1).
+    def _weights(self, z: Tensor, labels: Tensor, adaptive: bool) -> Tensor:
+        """(B, K) weights W: 1 for the class of a single-label image, the adaptive softmax for others."""
+        single = labels & (labels.sum(dim=-1, keepdim=True) == 1)
+        if not adaptive:
+            return single.to(z)
+        allowed = labels & self.initialised
+        cos = (F.normalize(z, dim=-1) @ F.normalize(self.P, dim=1).T).masked_fill(~allowed, float("-inf"))
+        return torch.where(allowed, cos.softmax(dim=-1), torch.zeros_like(cos))
 
-        Weights ``W`` (B, K): a single-label image gives W = 1 to its class.
-        With ``adaptive``, a multi-label image gives each of its classes
-        ``W_l = softmax(cos(z, P_l))`` over its classes whose prototype is
-        initialised (a random prototype would distort the softmax); a
-        single-label image is the one-class case of the same softmax.
+    def _one_image(self, z: Tensor, labels: Tensor, momentum: float, adaptive: bool) -> None:
+        """Eq. 3 for one image (the ``per_image`` and ``public`` rules); no host synchronisation."""
+        weights = self._weights(z[None], labels[None], adaptive)[0]
+        step = momentum * self.P + ((1.0 - momentum) * weights)[:, None] * z
+        if self.rule == "public":
+            self.P.copy_(torch.where((weights > 0)[:, None], step, self.P))
+            return
+        moved = torch.where((weights > 0)[:, None] & self.initialised[:, None], F.normalize(step, dim=1), self.P)
+        fresh = labels & (labels.sum() == 1) & ~self.initialised
+        self.P.copy_(torch.where(fresh[:, None], F.normalize(z, dim=0), moved))
+        self.initialised |= fresh
 
-        One batch is one momentum step per class: the step uses the mean of
-        ``W_bl z_b`` over the images b with ``W_bl > 0``, so the result does
-        not depend on batch order and reduces to eq. 3 for a single image.
-
-        A class whose prototype is not initialised yet is set to the
-        normalised mean of its single-label embeddings in the batch, instead
-        of mixing the data with its random initial vector; multi-label images
-        never initialise a class.
-        """
-        z = z.detach().to(self.P)
-        labels = labels.to(self.P).gt(0)
+    def _batch_mean(self, z: Tensor, labels: Tensor, momentum: float, adaptive: bool) -> None:
+        """One eq. 3 step per class with the mean of ``W_bl z_b`` over its images; first sight initialises."""
         single = labels & (labels.sum(dim=1, keepdim=True) == 1)
-        ready = self.initialised.unsqueeze(0)
-        if adaptive:
-            weights = self._relevance(z, labels & ready)
-        else:
-            weights = (single & ready).to(z)
-        self._momentum_step(z, weights, momentum)
-        self._initialise(z, single & ~ready)
-
-    def _relevance(self, z: Tensor, allowed: Tensor) -> Tensor:
-        """(B, K) softmax of ``cos(z_b, P_l)`` over the ``allowed`` classes of each image, 0 elsewhere."""
-        cos = (z @ self.P.T).masked_fill(~allowed, float("-inf"))
-        return torch.where(allowed, cos.softmax(dim=1), torch.zeros_like(cos))
-
-    def _momentum_step(self, z: Tensor, weights: Tensor, momentum: float) -> None:
-        """Apply eq. 3 to every class with a non-zero weight in the batch."""
+        weights = self._weights(z, labels, adaptive) * self.initialised
         count = (weights > 0).sum(dim=0)
         step = (weights.T @ z) / count.clamp(min=1).unsqueeze(1)
         moved = F.normalize(momentum * self.P + (1.0 - momentum) * step, dim=1)
         self.P.copy_(torch.where((count > 0).unsqueeze(1), moved, self.P))
-
-    def _initialise(self, z: Tensor, fresh: Tensor) -> None:
-        """Set each class with ``fresh`` images to the normalised mean of their embeddings."""
+        fresh = single & ~self.initialised
         seen = fresh.any(dim=0)
-        mean = F.normalize(fresh.to(z).T @ z, dim=1)
-        self.P.copy_(torch.where(seen.unsqueeze(1), mean, self.P))
+        self.P.copy_(torch.where(seen.unsqueeze(1), F.normalize(fresh.to(z).T @ z, dim=1), self.P))
         self.initialised |= seen

@@ -2,8 +2,9 @@
 
 * :func:`segmentation_pseudo_labels` (recipe step 2): two background scores,
   PAR refinement, agreement test; supervises the segmentation head.
-* :func:`aux_label_map` (recipe step 10, PTC): three-way thresholding of the
-  auxiliary CAM, uncertain and outside-crop pixels ignored (255).
+* :func:`aux_label_map` and :func:`token_label_map` (recipe step 10, PTC):
+  three-way thresholding of the auxiliary CAM at pixel or token resolution,
+  uncertain and outside-crop pixels ignored (255).
 * :func:`tag_mask` (recipe step 3; paper Sec. 3.3, M_aux from eq. 1): the same
   three-way thresholding with uncertain pixels marked -1, from which patch
   category tags are counted.
@@ -30,6 +31,7 @@ __all__ = [
     "refine_scores",
     "segmentation_pseudo_labels",
     "tag_mask",
+    "token_label_map",
 ]
 
 
@@ -125,10 +127,10 @@ def segmentation_pseudo_labels(
 
 
 def _three_way(cam: Tensor, crop_box: Tensor, high_thr: float, low_thr: float, uncertain: int) -> Tensor:
-    """Class id where max CAM > high, 0 where max CAM <= low, ``uncertain`` between and outside the crop."""
+    """Class id where max CAM > high, 0 where max CAM <= low, ``uncertain`` between; 255 outside the crop."""
     score, index = cam.max(dim=1)
     label = torch.where(score > high_thr, index + 1, torch.where(score <= low_thr, 0, uncertain))
-    return label.masked_fill(~crop_mask(crop_box, *cam.shape[-2:], device=cam.device), uncertain)
+    return label.masked_fill(~crop_mask(crop_box, *cam.shape[-2:], device=cam.device), IGNORE_INDEX)
 
 
 def aux_label_map(cam_aux: Tensor, crop_box: Tensor, high_thr: float, low_thr: float) -> Tensor:
@@ -147,17 +149,43 @@ def aux_label_map(cam_aux: Tensor, crop_box: Tensor, high_thr: float, low_thr: f
     return _three_way(cam_aux, crop_box, high_thr, low_thr, IGNORE_INDEX)
 
 
+def token_label_map(cam_aux: Tensor, grid: tuple[int, int], crop_box: Tensor, high_thr: float, low_thr: float,
+                    crop_box_units: str = "tokens") -> Tensor:
+    """PTC's label map on the token grid from the auxiliary CAM resized to it (``ptc.label_grid: resized_cam``).
+
+    The CAM (B,K,H,W) is resized bilinearly to ``grid`` and thresholded like
+    :func:`aux_label_map` (class > high, 0 <= low, 255 between). Tokens
+    outside the crop get 255: with ``crop_box_units='tokens'`` a token is
+    inside when most of its pixels are; with ``'pixels'`` the box's pixel
+    coordinates index the token grid directly, as the public code does (so a
+    box starting at pixel 28 or later leaves no token of a 28x28 grid labelled).
+
+    Returns:
+        (B,h,w) int64 labels in {0..K, 255}.
+    """
+    resized = F.interpolate(cam_aux, size=grid, mode="bilinear", align_corners=False)
+    score, index = resized.max(dim=1)
+    label = torch.where(score > high_thr, index + 1, torch.where(score <= low_thr, 0, IGNORE_INDEX))
+    if crop_box_units == "pixels":
+        inside = crop_mask(crop_box, *grid, device=cam_aux.device)
+    else:
+        pixels = crop_mask(crop_box, *cam_aux.shape[-2:], device=cam_aux.device)
+        inside = F.interpolate(pixels[:, None].float(), size=grid, mode="area")[:, 0] > 0.5
+    return label.masked_fill(~inside, IGNORE_INDEX)
+
+
 def tag_mask(cam: Tensor, high_thr: float, low_thr: float, crop_box: Tensor) -> Tensor:
     """Tag mask M_aux for patch category tags (recipe step 3, paper Sec. 3.3).
 
     Class id (argmax + 1) where the max CAM exceeds ``high_thr``; 0 where it is
-    at most ``low_thr``; -1 (uncertain) in between and outside the crop box.
+    at most ``low_thr``; -1 (uncertain) in between; 255 outside the crop box
+    (the crop's padding, which the tag rules treat each in their own way).
 
     Args:
         cam: (B,K,H,W) normalised CAMs (auxiliary early, final later).
         crop_box: (B,4) ``[y0, y1, x0, x1]``.
 
     Returns:
-        (B,H,W) int64 labels in {-1, 0..K}.
+        (B,H,W) int64 labels in {-1, 0..K, 255}.
     """
     return _three_way(cam, crop_box, high_thr, low_thr, UNCERTAIN)

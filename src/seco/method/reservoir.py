@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seco.labels import UNCERTAIN
+from seco.method.collective import gather_from_all
 
 __all__ = ["Reservoir"]
 
@@ -22,18 +23,18 @@ class Reservoir(nn.Module):
     Every piece of state is a registered buffer, so the pool is saved in
     checkpoints (``state_dict``) and follows ``.to(device)``:
 
-    * ``keys`` (capacity, D): random vectors, each normalised on its own, until
-      a slot is written;
-    * ``tags`` (capacity,): -1 for empty slots, else the pushed tag
-      (0 background, 1..K a class, -1 uncertain);
+    * ``keys`` (capacity, D);
+    * ``tags`` (capacity,): 0 background, 1..K a class, -1 uncertain or empty;
     * ``ptr``: the slot the next key goes to (the oldest entry once full);
-    * ``filled``: how many slots hold a pushed key.
+    * ``filled``: how many slots :meth:`snapshot` hands out.
 
-    Empty slots are never handed out by :meth:`snapshot`: they are neither
-    positives nor negatives. Their random keys carry no information about the
-    data, and as negatives they would only add noise to the InfoNCE
-    denominator of LiL (eq. 8) during the first ``capacity / keys-per-step``
-    steps. Keys pushed with tag -1 are real entries and do serve as negatives.
+    ``init='empty'`` (ReservoirConfig.init): the pool starts empty and empty
+    slots are never handed out: random keys carry no information and would
+    only add noise to LiL's denominator for the first ``capacity /
+    keys-per-step`` steps. ``init='public'``: the public code's queue, full
+    from the start of random keys tagged background, normalised across
+    entries (each of the D columns has unit norm, so each key has norm about
+    ``sqrt(D / capacity)``).
     """
 
     keys: Tensor
@@ -41,14 +42,20 @@ class Reservoir(nn.Module):
     ptr: Tensor
     filled: Tensor
 
-    def __init__(self, capacity: int, dim: int) -> None:
+    def __init__(self, capacity: int, dim: int, init: str = "empty") -> None:
         super().__init__()
         if capacity <= 0 or dim <= 0:
             raise ValueError(f"capacity and dim must be positive, got {capacity} and {dim}")
-        self.register_buffer("keys", F.normalize(torch.randn(capacity, dim), dim=1))
-        self.register_buffer("tags", torch.full((capacity,), UNCERTAIN, dtype=torch.long))
+        public = init == "public"
+        self.register_buffer("keys", F.normalize(torch.randn(capacity, dim), dim=0 if public else 1))
+        self.register_buffer("tags", torch.full((capacity,), 0 if public else UNCERTAIN, dtype=torch.long))
         self.register_buffer("ptr", torch.zeros((), dtype=torch.long))
-        self.register_buffer("filled", torch.zeros((), dtype=torch.long))
+        self.register_buffer("filled", torch.tensor(capacity if public else 0, dtype=torch.long))
+        self._held = capacity if public else 0  # ``filled`` known on the host: no sync per step
+        self.register_load_state_dict_post_hook(lambda module, _keys: module._sync_held())
+
+    def _sync_held(self) -> None:
+        self._held = int(self.filled)
 
     @property
     def capacity(self) -> int:
@@ -68,29 +75,48 @@ class Reservoir(nn.Module):
     def push(self, keys: Tensor, tags: Tensor) -> None:
         """Enqueue ``keys`` (n, D) with ``tags`` (n,), overwriting the oldest.
 
-        Keys are detached and L2-normalised per vector. They are written in
-        order, wrapping around the end of the buffer; when ``n`` exceeds the
-        capacity only the newest ``capacity`` keys are kept.
+        Under torchrun the keys and tags of every process are gathered first
+        (rank order), so the reservoir is global and the same in every
+        process. Keys are detached and L2-normalised per vector. They are
+        written in order, wrapping around the end of the buffer; when more keys
+        than the capacity arrive only the newest ``capacity`` are kept.
         """
         if keys.ndim != 2 or tags.shape != keys.shape[:1]:
             raise ValueError(f"need keys (n, D) and tags (n,), got {tuple(keys.shape)} and {tuple(tags.shape)}")
+        keys = gather_from_all(F.normalize(keys.detach().to(self.keys), dim=1))
+        tags = gather_from_all(tags.to(self.tags))
+        self.keys, self.tags, self.ptr, self.filled = self._pushed(keys, tags)
+        self._held = min(self._held + keys.shape[0], self.capacity)
+
+    def _pushed(self, keys: Tensor, tags: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """New ``(keys, tags, ptr, filled)`` buffers after writing normalised ``keys`` with ``tags``."""
         keys, tags = keys[-self.capacity :], tags[-self.capacity :]
         n = keys.shape[0]
         slots = (self.ptr + torch.arange(n, device=self.keys.device)) % self.capacity
-        self.keys[slots] = F.normalize(keys.detach().to(self.keys), dim=1)
-        self.tags[slots] = tags.to(self.tags)
-        self.ptr.copy_((self.ptr + n) % self.capacity)
-        self.filled.copy_((self.filled + n).clamp(max=self.capacity))
+        new_keys, new_tags = self.keys.index_copy(0, slots, keys), self.tags.index_copy(0, slots, tags)
+        return new_keys, new_tags, (self.ptr + n) % self.capacity, (self.filled + n).clamp(max=self.capacity)
 
     def snapshot(self) -> tuple[Tensor, Tensor]:
-        """The pushed ``(keys (M, D), tags (M,))``, M = ``filled``; empty slots left out.
+        """The held ``(keys (M, D), tags (M,))``, M = ``filled``; empty slots left out.
 
         The entries are in slot order, not age order (LiL and the
-        rectification do not depend on order). They are copies, so a later
-        :meth:`push` never changes tensors that autograd saved for backward.
+        rectification do not depend on order). The buffers are replaced, never
+        written in place, by :meth:`push`, so tensors autograd saved stay valid.
         """
-        n = int(self.filled)
-        return self.keys[:n].clone(), self.tags[:n].clone()
+        return self.keys[: self._held], self.tags[: self._held]
+
+    @torch.no_grad()
+    def snapshot_after_push(self, keys: Tensor, tags: Tensor) -> tuple[Tensor, Tensor]:
+        """What :meth:`snapshot` would return after ``push(keys, tags)``, without pushing.
+
+        The public code's LiL reads the queue after the current keys entered it
+        (so they appear twice among its keys: as this step's keys and in the queue).
+        """
+        keys = gather_from_all(F.normalize(keys.detach().to(self.keys), dim=1))
+        tags = gather_from_all(tags.to(self.tags))
+        new_keys, new_tags, _, _ = self._pushed(keys, tags)
+        held = min(self._held + keys.shape[0], self.capacity)
+        return new_keys[:held], new_tags[:held]
 
     def class_counts(self, num_classes: int) -> Tensor:
         """(K + 1,) long: pushed entries per tag 0 (background) .. K.

@@ -2,23 +2,34 @@
 
 Each loss has a weight, an on/off switch and a start iteration in
 ``method.losses``; for VOC the official schedule is cls+aux+PTC first, LiG
-and LiL from 1k iterations, seg and reg from 2k.
+and LiL after 1k iterations, seg and reg after 2k. The public code switches a
+loss on when ``n_iter > start`` (``losses.start_inclusive: false``); with
+``start_inclusive: true`` it is on from ``n_iter = start``. A start of 0 means
+from the first iteration either way.
 """
 
 from __future__ import annotations
 
 from seco.config import LossesConfig, LossTerm
 
-__all__ = ["LOSS_NAMES", "active_weights"]
+__all__ = ["LOSS_NAMES", "active_weights", "enabled_weights", "first_iteration"]
 
 LOSS_NAMES = ("cls", "aux", "ptc", "lig", "lil", "seg", "reg")
 
 
+def enabled_weights(losses: LossesConfig) -> dict[str, float]:
+    """Weights of the losses that are enabled with a positive weight, whatever their start."""
+    terms: dict[str, LossTerm] = {name: getattr(losses, name) for name in LOSS_NAMES}
+    return {name: term.weight for name, term in terms.items() if term.enabled and term.weight > 0}
+
+
+def first_iteration(losses: LossesConfig, name: str) -> int:
+    """The first iteration at which loss ``name`` is on (if enabled)."""
+    start = getattr(losses, name).start_iter
+    return start if losses.start_inclusive or start == 0 else start + 1
+
+
 def active_weights(losses: LossesConfig, iteration: int) -> dict[str, float]:
     """Weights of the losses that are enabled and started at ``iteration``."""
-    weights = {}
-    for name in LOSS_NAMES:
-        term: LossTerm = getattr(losses, name)
-        if term.enabled and term.weight > 0 and iteration >= term.start_iter:
-            weights[name] = term.weight
-    return weights
+    return {name: weight for name, weight in enabled_weights(losses).items()
+            if iteration >= first_iteration(losses, name)}

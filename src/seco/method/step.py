@@ -1,17 +1,22 @@
 """One SeCo training step, read top to bottom like the paper's Fig. 2.
 
-1. the student (shared with the global teacher) classifies the image;
-2. multi-scale CAMs give pseudo labels (PAR refined) and the tag mask;
-3. the image is decomposed into tagged patches plus global views;
-4. the student embeds the weak views (q), the local teacher the strong ones (k);
-5. the losses: cls and aux cls, PTC, LiG (eq. 4), LiL with rectification
-   (eqs. 6-8), seg and reg; eq. 9 plus gamma * seg plus the reg term;
-6. the state moves on: prototypes (eq. 3), reservoir (eq. 5); the EMA of the
-   local teacher happens after the optimizer step (:meth:`SeCoState.after_step`).
+1. multi-scale CAMs give pseudo labels (PAR refined) and the tag mask;
+2. the image is decomposed into tagged patches plus global views (Sec. 3.3);
+3. the student (shared with the global teacher) classifies the image and
+   embeds the weak views (q), the local teacher the strong ones (k), eq. 2;
+4. the losses: cls and aux cls, PTC, seg and reg, then rectification (eqs.
+   6-7), LiL (eq. 8) and LiG (eq. 4) around the prototype update (eq. 3);
+   eq. 9 plus gamma * seg plus the reg term;
+5. the reservoir moves on (eq. 5); the EMA of the local teacher happens after
+   the optimizer step (:meth:`SeCoState.after_step`).
 
-Losses that are switched off, or not yet started by the schedule, cost
-nothing: the CAMs, the decomposition and the teacher run only when a loss
-that needs them is active, so the CAM baseline is this same step.
+Every behaviour on which the paper's text and the authors' public code differ
+is a switch of :class:`~seco.config.MethodConfig`, set together by
+``method.fidelity`` (docs/method.md). Losses that are switched off cost
+nothing; the decomposition, the keys and the reservoir run from the first
+iteration when ``reservoir.fill_before_start`` (so the reservoir is full when
+LiG/LiL start), else only once one of them is on. The CAM baseline is this
+same step with the contrast, PTC, seg and reg losses off.
 """
 
 from __future__ import annotations
@@ -23,36 +28,32 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seco.config import MethodConfig
-from seco.method.augment import strong_augment, weak_augment
-from seco.method.cam import multiscale_cams
+from seco.labels import IGNORE_INDEX, UNCERTAIN
+from seco.method.cam import configured_cams
+from seco.method.decompose import Views, decompose
 from seco.method.ema import ema_update, make_teacher
 from seco.method.losses import (
     balanced_seg_loss,
     bilateral_energy_loss,
     classification_loss,
+    dense_energy_loss,
     labels_to_token_grid,
     lig_loss,
     lil_loss,
+    lil_loss_public,
     ptc_loss,
     rectify_tags,
 )
 from seco.method.par import build_par
-from seco.method.patches import crop_patches, sample_patch_centres
 from seco.method.prototypes import Prototypes
-from seco.method.pseudo_labels import (
-    IGNORE_INDEX,
-    UNCERTAIN,
-    aux_label_map,
-    crop_mask,
-    segmentation_pseudo_labels,
-    tag_mask,
-)
+from seco.method.pseudo_labels import aux_label_map, crop_mask, segmentation_pseudo_labels, token_label_map
 from seco.method.reservoir import Reservoir
-from seco.method.schedule import active_weights
-from seco.method.tags import global_tags, patch_tags
-from seco.model.network import SeCoNet, teacher_embed
+from seco.method.schedule import active_weights, enabled_weights
+from seco.model.network import NetOutput, SeCoNet
 
-__all__ = ["SeCoState", "StepOutput", "seco_step"]
+__all__ = ["SeCoState", "StepOutput", "seco_step", "wants_global_view"]
+
+CONTRAST = ("lig", "lil")
 
 
 class SeCoState(nn.Module):
@@ -66,8 +67,12 @@ class SeCoState(nn.Module):
         self.cfg = cfg
         dim = net.projector.mlp[-1].out_features
         self.teacher = make_teacher(net.teacher_modules()).eval()
-        self.reservoir = Reservoir(cfg.reservoir.capacity, dim)
-        self.prototypes = Prototypes(net.num_classes - 1, dim)
+        self.reservoir = Reservoir(cfg.reservoir.capacity, dim, cfg.reservoir.init)
+        prototype_dim = net.encoder.embed_dim if cfg.prototypes.space == "backbone" else dim
+        if prototype_dim != dim:
+            raise ValueError(f"method.prototypes.space=backbone compares class tokens ({prototype_dim}-d) with "
+                             f"projected queries ({dim}-d): set model.proj_dim to the encoder width")
+        self.prototypes = Prototypes(net.num_classes - 1, prototype_dim, cfg.prototypes.update)
         self.par = build_par(cfg.par)
 
     def train(self, mode: bool = True) -> SeCoState:
@@ -90,40 +95,9 @@ class StepOutput:
     stats: dict[str, Tensor] = field(default_factory=dict)
 
 
-@dataclass
-class _Views:
-    """Decomposed views of a batch: weak (student) and strong (teacher) inputs with tags."""
-
-    weak: tuple[Tensor, ...]
-    strong: tuple[Tensor, ...]
-    tags: Tensor
-    patch_tags_gt: Tensor | None = None
-
-
-def _decompose(images: Tensor, tags_source: Tensor, labels: Tensor, crop_box: Tensor, cfg: MethodConfig,
-               generator: torch.Generator, gt_mask: Tensor | None = None) -> _Views:
-    """Image decomposition (Sec. 3.3): tagged local patches plus tagged global views.
-
-    When the training set has ground-truth masks (``gt_mask``, 255 = none),
-    the patches are also tagged from them, only to log how often the CAM
-    tags agree (the tags themselves never see ground truth).
-    """
-    dec, cam_cfg = cfg.decomposition, cfg.cam
-    mask = tag_mask(tags_source, cam_cfg.high_thr, cam_cfg.low_thr, crop_box)
-    valid = crop_mask(crop_box, *images.shape[-2:])
-    centres = sample_patch_centres(mask == UNCERTAIN, dec.num_patches, dec.border_margin, generator, valid)
-    patches = crop_patches(images, centres, dec.patch_size)
-    patch_tag = patch_tags(crop_patches(mask[:, None], centres, dec.patch_size)[:, 0], dec.phi)
-    whole = F.interpolate(images, size=(dec.global_size, dec.global_size), mode="bilinear", align_corners=False)
-    glob = whole.repeat(dec.num_global, 1, 1, 1)
-    glob_tag = global_tags(labels, tags_source, cam_cfg.high_thr).repeat(dec.num_global)
-    weak = tuple(weak_augment(v, generator) for v in (glob, patches))
-    strong = tuple(strong_augment(v, generator) for v in (glob, patches))
-    reference = None
-    if gt_mask is not None:
-        known = torch.where(gt_mask == IGNORE_INDEX, torch.full_like(gt_mask, UNCERTAIN), gt_mask)
-        reference = patch_tags(crop_patches(known[:, None], centres, dec.patch_size)[:, 0], dec.phi)
-    return _Views(weak=weak, strong=strong, tags=torch.cat([glob_tag, patch_tag]), patch_tags_gt=reference)
+def wants_global_view(cfg: MethodConfig) -> bool:
+    """Whether training batches must carry the public code's second global view (``global_view``)."""
+    return cfg.decomposition.global_views == "crop_and_rrc" and any(n in enabled_weights(cfg.losses) for n in CONTRAST)
 
 
 def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iteration: int,
@@ -137,98 +111,158 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
     cfg = state.cfg
     images, labels, crop_box = batch["image"], batch["labels"], batch["crop_box"]
     weights = active_weights(cfg.losses, iteration)
-    wants_contrast = "lig" in weights or "lil" in weights
-    wants_cams = wants_contrast or any(k in weights for k in ("ptc", "seg", "reg"))
-    cam_cfg = cfg.cam
+    contrast_on = any(n in weights for n in CONTRAST)
+    fill = cfg.reservoir.fill_before_start and any(n in enabled_weights(cfg.losses) for n in CONTRAST)
+    decompose_now = contrast_on or fill
     stats: dict[str, Tensor] = {}
 
     cam = cam_aux = None
-    views = None
-    if wants_cams:
+    if decompose_now or any(n in weights for n in ("ptc", "seg", "reg")):
         was_training = model.training
         model.eval()
-        cam, cam_aux = multiscale_cams(model.cams, images, labels, list(cam_cfg.scales), cam_cfg.flip,
-                                       images.shape[-2:])
+        cam, cam_aux = configured_cams(model.cams, images, labels, cfg.cam)
         model.train(was_training)
-    if wants_contrast:
+    views = None
+    if decompose_now:
         source = cam_aux if iteration < cfg.decomposition.tag_switch_iter else cam
-        views = _decompose(images, source, labels, crop_box, cfg, generator, batch.get("mask"))
+        views = decompose(images, source, labels, crop_box, cfg, generator, batch.get("mask"))
 
+    by_crop = cfg.decomposition.global_views == "crop_and_rrc"
+    student_views: tuple[Tensor, ...] = ()
+    if views is not None:
+        first = batch["global_view"] if by_crop else views.global_q
+        student_views = (first, views.q_patches)
     wants_seg = "seg" in weights or "reg" in weights
-    out = net(images, views.weak if views is not None else (), with_seg=wants_seg)
+    out = net(images, student_views, with_seg=wants_seg, embedding_grad=contrast_on and by_crop,
+              views_grad=contrast_on)
     terms: dict[str, Tensor] = {}
     if "cls" in weights:
         terms["cls"] = classification_loss(out.logits, labels)
     if "aux" in weights:
         terms["aux"] = classification_loss(out.aux_logits, labels)
     if "ptc" in weights:
-        label_map = aux_label_map(cam_aux, crop_box, cam_cfg.high_thr, cam_cfg.low_thr)
-        terms["ptc"] = ptc_loss(out.tokens, labels_to_token_grid(label_map, out.tokens.shape[-2:]))
+        terms["ptc"] = _ptc(out.tokens, cam_aux, crop_box, cfg)
     if wants_seg:
-        pseudo = segmentation_pseudo_labels(cam, images, crop_box, cam_cfg.high_thr, cam_cfg.low_thr, state.par,
+        pseudo = segmentation_pseudo_labels(cam, images, crop_box, cfg.cam.high_thr, cfg.cam.low_thr, state.par,
                                             cfg.par.downscale, labels=labels)
         seg = F.interpolate(out.seg, size=images.shape[-2:], mode="bilinear", align_corners=False)
         if "seg" in weights:
-            terms["seg"] = balanced_seg_loss(seg, pseudo)
+            terms["seg"] = balanced_seg_loss(seg, pseudo, empty_kind=cfg.losses.seg.empty_kind)
         if "reg" in weights:
-            reg = cfg.losses.reg
-            valid = crop_mask(crop_box, *images.shape[-2:])
-            terms["reg"] = bilateral_energy_loss(seg.softmax(1), images, valid, reg.sigma_rgb, reg.sigma_xy,
-                                                 reg.scale, reg.window)
+            terms["reg"] = _reg(seg.softmax(1), images, crop_box, pseudo, cfg)
         stats["pseudo_ignore"] = (pseudo == IGNORE_INDEX).float().mean()
     if views is not None:
-        q = torch.cat(out.view_embeddings)
-        with torch.no_grad():
-            k = torch.cat([teacher_embed(state.teacher, v) for v in views.strong])
-        contrast_terms, contrast_stats = _contrast(q, k, views.tags, labels, state, weights)
+        q, k = _queries_and_keys(out, views, state, by_crop)
+        contrast_terms, contrast_stats = _contrast(q, k, views.tags, labels, out, state, weights, iteration)
         terms.update(contrast_terms)
         stats.update(contrast_stats)
         if views.patch_tags_gt is not None:
             predicted = views.tags[-views.patch_tags_gt.shape[0]:]
             both = (predicted >= 0) & (views.patch_tags_gt >= 0)  # NaN when nothing to compare
             stats["tag_agreement_gt"] = ((predicted == views.patch_tags_gt) & both).sum() / both.sum()
-    _update_prototypes(state, out.embedding, labels, iteration, cfg)
+    else:
+        _update_prototypes(state, out, labels, iteration)
 
     loss = torch.stack([weights[name] * value for name, value in terms.items()]).sum()
     return StepOutput(loss=loss, terms=terms, stats=stats)
 
 
-def _contrast(q: Tensor, k: Tensor, tags: Tensor, labels: Tensor, state: SeCoState,
-              weights: dict[str, float]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-    """LiG (eq. 4) and LiL with rectification (eqs. 6-8); then push k into the reservoir (eq. 5).
+def _ptc(tokens: Tensor, cam_aux: Tensor, crop_box: Tensor, cfg: MethodConfig) -> Tensor:
+    """ToCo's PTC on the final tokens, supervised by the aux-CAM labels on the token grid (recipe step 10)."""
+    ptc, high, low = cfg.losses.ptc, cfg.cam.high_thr, cfg.cam.low_thr
+    grid = tuple(tokens.shape[-2:])
+    if ptc.label_grid == "resized_cam":
+        labels = token_label_map(cam_aux, grid, crop_box, high, low, ptc.crop_box)
+    else:
+        labels = labels_to_token_grid(aux_label_map(cam_aux, crop_box, high, low), grid)
+    return ptc_loss(tokens, labels, counts=ptc.counts)
+
+
+def _reg(probs: Tensor, images: Tensor, crop_box: Tensor, pseudo: Tensor, cfg: MethodConfig) -> Tensor:
+    """The regularisation loss on the segmentation softmax: the public gated dense energy or a local window."""
+    reg = cfg.losses.reg
+    valid = crop_mask(crop_box, *images.shape[-2:])
+    if reg.formula == "public":
+        return dense_energy_loss(probs, images, valid, pseudo, reg.sigma_rgb, reg.sigma_xy, reg.scale)
+    return bilateral_energy_loss(probs, images, valid, reg.sigma_rgb, reg.sigma_xy, reg.scale, reg.window)
+
+
+def _queries_and_keys(out: NetOutput, views: Views, state: SeCoState, by_crop: bool) -> tuple[Tensor, Tensor]:
+    """q (eq. 2) of the global views then the patches, and their keys k, in the order of ``views.tags``.
+
+    ``crop_and_rrc``: the global views are the crop itself (the main forward
+    pass) and the batch's random resized crop; their keys are the local
+    teacher's projection head on the student's class tokens, as in the public
+    code. ``resized_copies``: q from the weak copies, k from the local teacher
+    on the strong ones. Patch keys always come from the local teacher.
+    """
+    teacher = state.teacher
+    with torch.no_grad():
+        k_patches = teacher["projector"](teacher["encoder"](views.k_patches).cls)
+        if by_crop:
+            k_global = teacher["projector"](torch.cat([out.cls, out.view_cls[0]]))
+        else:
+            k_global = teacher["projector"](teacher["encoder"](views.global_k).cls)
+    q_global = torch.cat([out.embedding, out.view_embeddings[0]]) if by_crop else out.view_embeddings[0]
+    return torch.cat([q_global, out.view_embeddings[1]]), torch.cat([k_global, k_patches])
+
+
+def _contrast(q: Tensor, k: Tensor, tags: Tensor, labels: Tensor, out: NetOutput, state: SeCoState,
+              weights: dict[str, float], iteration: int) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """Rectification (eqs. 6-7), LiL (eq. 8), the prototype update (eq. 3), LiG (eq. 4), the reservoir (eq. 5).
 
     Returns the loss terms and the statistics to log.
     """
     cfg = state.cfg
+    losses, rect = cfg.losses, cfg.rectification
     terms: dict[str, Tensor] = {}
-    stats: dict[str, Tensor] = {}
-    losses = cfg.losses
-    if "lig" in weights:
-        ready = state.prototypes.initialised
-        known = torch.where(tags > 0, ready[(tags - 1).clamp(min=0)], torch.zeros_like(ready[:1]))
-        lig_tags = torch.where(known, tags, torch.full_like(tags, UNCERTAIN))
-        # a copy: the prototypes move (eq. 3) before this loss is back-propagated
-        prototypes = state.prototypes.P.clone()
-        terms["lig"] = lig_loss(q, lig_tags, prototypes, (labels.sum(0) > 0) & ready, losses.tau_g)
-    pool_keys, pool_tags = state.reservoir.snapshot()
+    public_lil = losses.lil.formula == "public"
+    pool_keys, pool_tags = (state.reservoir.snapshot_after_push(k, tags) if public_lil
+                            else state.reservoir.snapshot())
     keys, key_tags = torch.cat([k, pool_keys]), torch.cat([tags, pool_tags])
-    lil_tags = tags
-    if cfg.rectification.enabled:
-        lil_tags, fired = rectify_tags(q.detach(), tags, keys, key_tags, cfg.rectification.sigma,
-                                       cfg.rectification.mean_over)
-        eligible = (tags != UNCERTAIN).sum().clamp(min=1)
-        stats["rectified"] = fired.sum() / eligible
+    rectified, fired = tags, torch.zeros_like(tags, dtype=torch.bool)
+    if rect.enabled:
+        rectified, fired = rectify_tags(q.detach(), tags, keys, key_tags, rect.sigma, rect.rule, losses.tau_l)
     if "lil" in weights:
-        terms["lil"] = lil_loss(q, lil_tags, keys, key_tags, losses.tau_l)
-    state.reservoir.push(k, lil_tags)
-    stats["tag_background"] = (tags == 0).float().mean()
-    stats["tag_class"] = (tags > 0).float().mean()
-    stats["tag_uncertain"] = (tags == UNCERTAIN).float().mean()
+        if public_lil:
+            terms["lil"] = lil_loss_public(q, tags, keys, key_tags, losses.tau_l, fired)
+        else:
+            terms["lil"] = lil_loss(q, rectified, keys, key_tags, losses.tau_l)
+    if cfg.prototypes.before_lig:
+        _update_prototypes(state, out, labels, iteration)
+    if "lig" in weights:
+        terms["lig"] = _lig(q, rectified if losses.lig.tags == "rectified" else tags, labels, state)
+    if not cfg.prototypes.before_lig:
+        _update_prototypes(state, out, labels, iteration)
+    state.reservoir.push(k, rectified if cfg.reservoir.push_tags == "rectified" else tags)
+    eligible = (tags != UNCERTAIN).sum().clamp(min=1)
+    stats = {
+        "rectified": fired.sum() / eligible,
+        "tag_background": (tags == 0).float().mean(),
+        "tag_class": (tags > 0).float().mean(),
+        "tag_uncertain": (tags == UNCERTAIN).float().mean(),
+    }
     return terms, stats
 
 
-def _update_prototypes(state: SeCoState, embedding: Tensor, labels: Tensor, iteration: int,
-                       cfg: MethodConfig) -> None:
-    """Global-teacher knowledge, eq. 3, from the projected class tokens Z."""
-    if iteration >= cfg.prototypes.start_iter:
-        state.prototypes.update(embedding.detach(), labels, cfg.prototypes.momentum, cfg.prototypes.adaptive)
+def _lig(q: Tensor, tags: Tensor, labels: Tensor, state: SeCoState) -> Tensor:
+    """LiG (eq. 4) against the prototypes of P_s: the classes among the tags or among the batch's labels.
+
+    Only initialised prototypes take part; a query of a class whose prototype
+    is not initialised yet is left out.
+    """
+    ready = state.prototypes.initialised
+    num_classes = ready.shape[0]
+    in_tags = F.one_hot(tags.clamp(min=0), num_classes + 1)[:, 1:].any(dim=0)
+    present = (in_tags if state.cfg.losses.lig.classes == "tags" else labels.sum(0) > 0) & ready
+    own_ready = ready[(tags - 1).clamp(min=0)] & (tags > 0)
+    usable = torch.where(own_ready, tags, torch.full_like(tags, UNCERTAIN))
+    return lig_loss(q, usable, state.prototypes.P.clone(), present, state.cfg.losses.tau_g)
+
+
+def _update_prototypes(state: SeCoState, out: NetOutput, labels: Tensor, iteration: int) -> None:
+    """Global-teacher knowledge, eq. 3, from the class tokens Z (backbone) or their projection."""
+    cfg = state.cfg.prototypes
+    if iteration >= cfg.start_iter:
+        z = out.cls if cfg.space == "backbone" else out.embedding.detach()
+        state.prototypes.update(z, labels, cfg.momentum, cfg.adaptive)

@@ -2,8 +2,21 @@
 
 Each local patch x_i gets a tag t_i from its tag-mask patch m_i = crp(M_aux):
 background (0), a single category (its class id) or uncertain (-1, excluded
-from contrast). Each global view gets its class when exactly one class is
-confidently present, else -1.
+from contrast). Each global view gets a class when exactly one class is
+confidently present in the crop. The tag mask holds class ids, 0, -1
+(uncertain) and 255 (outside the crop).
+
+Two rules (``DecompositionConfig.patch_tags`` / ``global_tags``):
+
+* ``paper`` (:func:`patch_tags`, :func:`global_tags`): pixels are counted; the
+  foreground fraction is compared with phi; a global view without a confident
+  class is uncertain.
+* ``public`` (:func:`public_patch_tags`, :func:`global_tags`): the public
+  code's arithmetic, kept exactly: pixels outside the crop count as
+  background, uncertain pixels count as target, the background test compares
+  the *sum of class ids* (uncertain = 1) with ``phi * h * w``, in an image with
+  one confident class its uncertain pixels take that class, and a global view
+  without a confident class gets class 1.
 """
 
 from __future__ import annotations
@@ -11,58 +24,97 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from seco.method.pseudo_labels import UNCERTAIN
+from seco.labels import IGNORE_INDEX, UNCERTAIN
+from seco.method.patches import crop_patches
 
-__all__ = ["global_tags", "patch_tags"]
+__all__ = ["global_tags", "patch_tags", "present_classes", "public_patch_tags"]
+
+
+def _single_id(patches: Tensor) -> Tensor:
+    """(N,) the one foreground id of each flattened patch (N, P) with ids 0..K, or -1 if none or several."""
+    foreground = patches > 0
+    lowest = patches.masked_fill(~foreground, torch.iinfo(patches.dtype).max).amin(dim=1)
+    highest = patches.masked_fill(~foreground, 0).amax(dim=1)
+    return torch.where(foreground.any(dim=1) & (lowest == highest), highest, UNCERTAIN)
 
 
 def patch_tags(mask_patches: Tensor, phi: float) -> Tensor:
-    """Category tags of local patches from their tag-mask patches (Sec. 3.3).
+    """Category tags of local patches by pixel counts (Sec. 3.3, ``patch_tags: paper``).
 
-    Pixels are counted, never summed as ids. With ``n = h * w`` and the
-    fractions ``fg = #{m > 0} / n`` and ``certain = #{m >= 0} / n``:
+    With ``n = h * w`` and the fractions ``fg = #{0 < m <= K} / n`` and
+    ``certain = #{0 <= m <= K} / n`` (uncertain -1 and outside-crop 255 pixels
+    are neither):
 
     1. ``fg > phi`` and exactly one foreground id present -> that id;
     2. ``fg > phi`` and two or more foreground ids -> -1;
-    3. ``fg <= phi`` and ``certain <= phi`` -> -1: uncertain pixels are not
-       foreground, but when they fill at least ``1 - phi`` of the patch there
-       is too little evidence to call it background;
+    3. ``fg <= phi`` and ``certain <= phi`` -> -1: too little evidence to call
+       the patch background;
     4. otherwise (``fg <= phi``) -> 0, background.
 
     Args:
-        mask_patches: (N,h,w) int tag-mask patches with ids in {-1, 0, 1..K}.
+        mask_patches: (N,h,w) int tag-mask patches with ids in {-1, 0, 1..K, 255}.
         phi: proportion threshold (``DecompositionConfig.phi``).
 
     Returns:
         (N,) int64 tags in {-1, 0, 1..K}.
     """
     flat = mask_patches.flatten(1).long()
+    flat = flat.masked_fill(flat == IGNORE_INDEX, UNCERTAIN)
     pixels = flat.shape[1]
-    foreground = flat > 0
-    fg_fraction = foreground.sum(dim=1) / pixels
+    fg_fraction = (flat > 0).sum(dim=1) / pixels
     certain_fraction = (flat >= 0).sum(dim=1) / pixels
-    lowest_id = flat.masked_fill(~foreground, torch.iinfo(flat.dtype).max).amin(dim=1)
-    highest_id = flat.masked_fill(~foreground, 0).amax(dim=1)
-    foreground_tag = torch.where(lowest_id == highest_id, highest_id, UNCERTAIN)
     background_tag = torch.where(certain_fraction <= phi, UNCERTAIN, 0)
-    return torch.where(fg_fraction > phi, foreground_tag, background_tag)
+    return torch.where(fg_fraction > phi, _single_id(flat.clamp(min=0)), background_tag)
 
 
-def global_tags(labels: Tensor, cam: Tensor, high_thr: float) -> Tensor:
-    """Category tags of global views (recipe step 4).
+def present_classes(mask: Tensor, num_classes: int) -> Tensor:
+    """(B, K) bool: the classes 1..K that appear in each tag mask (B, H, W)."""
+    ids = mask.flatten(1).long()
+    ids = torch.where((ids > 0) & (ids <= num_classes), ids, 0)
+    present = torch.zeros(ids.shape[0], num_classes + 1, dtype=torch.bool, device=mask.device)
+    return present.scatter_(1, ids, True)[:, 1:]
 
-    A class is confidently present when it is in the image labels and its CAM
-    exceeds ``high_thr`` somewhere. The tag is that class id when exactly one
-    class is confident, else -1 (also when none is: never a default class id).
+
+def global_tags(present: Tensor, rule: str) -> Tensor:
+    """Tags of the global views (recipe step 4) from the confident classes ``present`` (B, K).
+
+    Exactly one confident class -> that class; two or more -> -1. With none,
+    the ``paper`` rule gives -1 and the ``public`` rule class 1 (the public
+    code's default flag, a defect kept under ``fidelity: public``).
+    """
+    count = present.sum(dim=1)
+    single = present.long().argmax(dim=1) + 1
+    none = torch.full_like(single, 1 if rule == "public" else UNCERTAIN)
+    return torch.where(count == 1, single, torch.where(count == 0, none, UNCERTAIN))
+
+
+def public_patch_tags(mask: Tensor, present: Tensor, centres: Tensor, size: int, phi: float) -> Tensor:
+    """Patch tags by the public code's rule (``patch_tags: public``), exactly.
+
+    From the tag mask (B,H,W; ids, 0, -1, 255): outside-crop pixels become
+    background; ``weighted`` holds the class ids with uncertain pixels as 1;
+    ``filled`` holds the class ids with uncertain pixels as 0, or as the
+    image's class when exactly one class is confident in the image. A patch
+    is background when ``sum(weighted) / (size * size) <= phi`` (ids summed,
+    not pixels counted); else its tag is the single nonzero id of ``filled``,
+    or -1 when there are none or several.
 
     Args:
-        labels: (B,K) multi-hot labels.
-        cam: (B,K,H,W) normalised CAMs of the views.
-        high_thr: ``CAMConfig.high_thr``.
+        mask: (B,H,W) tag masks.
+        present: (B,K) confident classes of each image (:func:`present_classes`).
+        centres: (B,n,2) patch centres.
+        size: patch side.
+        phi: ``DecompositionConfig.phi``.
 
     Returns:
-        (B,) int64 tags in {-1, 1..K}.
+        (B*n,) int64 tags, image-major like :func:`seco.method.patches.crop_patches`.
     """
-    confident = (labels.to(cam.device) > 0) & (cam.flatten(2).amax(dim=2) > high_thr)
-    single = confident.sum(dim=1) == 1
-    return torch.where(single, confident.long().argmax(dim=1) + 1, UNCERTAIN)
+    mask = mask.long().masked_fill(mask == IGNORE_INDEX, 0)
+    uncertain = mask == UNCERTAIN
+    classes = mask.clamp(min=0)
+    single = (present.sum(dim=1) == 1)[:, None, None]
+    only_class = (present.long().argmax(dim=1) + 1)[:, None, None]
+    filled = torch.where(single & uncertain, only_class, classes)
+    weighted = crop_patches(classes + uncertain.long(), centres, size).flatten(1)
+    background = weighted.sum(dim=1) / (size * size) <= phi
+    return torch.where(background, 0, _single_id(crop_patches(filled, centres, size).flatten(1)))

@@ -12,8 +12,9 @@ __all__ = ["ClassifierHead", "ProjectionHead", "SegmentationHead"]
 class ClassifierHead(nn.Module):
     """A bias-free 1x1 conv over the token map, shared by logits and CAMs.
 
-    Logits use global max pooling of the token map as in ToCo; the CAM is
-    ``ReLU(W^T Z)`` (paper eq. 1) evaluated at every token.
+    Logits use global max pooling of the token map as in ToCo; the class map
+    ``W^T Z`` at every token is the CAM of paper eq. 1 before its ReLU, which
+    :func:`seco.method.cam.multiscale_cams` applies.
     """
 
     def __init__(self, dim: int, num_classes: int) -> None:
@@ -26,8 +27,8 @@ class ClassifierHead(nn.Module):
         return self.conv(pooled).flatten(1)
 
     def cam(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Class activation maps (B, K, h, w), eq. 1."""
-        return F.relu(self.conv(tokens))
+        """Raw class maps ``W^T Z`` (B, K, h, w): eq. 1 before the ReLU."""
+        return self.conv(tokens)
 
 
 class ProjectionHead(nn.Module):

@@ -19,19 +19,22 @@ class NetOutput:
     """What one student forward pass yields.
 
     ``logits``/``aux_logits`` are (B, K); ``tokens``/``aux_tokens`` are token
-    maps (B, D, h, w); ``embedding`` is the projected, normalised class token
-    (B, P), i.e. the global teacher's Z of eq. 3, without gradient; ``seg``
-    is (B, K+1, h, w) when asked for; ``view_embeddings`` holds q (eq. 2) for
-    each extra batch of views.
+    maps (B, D, h, w); ``cls`` is the class token (B, D) without gradient, the
+    global teacher's Z of eq. 3 in backbone space; ``embedding`` is its
+    projection (B, P) (with gradient only when asked for); ``seg`` is
+    (B, K+1, h, w) when asked for; ``view_embeddings`` holds q (eq. 2) for each
+    extra batch of views and ``view_cls`` their class tokens, without gradient.
     """
 
     logits: torch.Tensor
     aux_logits: torch.Tensor
     tokens: torch.Tensor
     aux_tokens: torch.Tensor
+    cls: torch.Tensor
     embedding: torch.Tensor
     seg: torch.Tensor | None
     view_embeddings: list[torch.Tensor]
+    view_cls: list[torch.Tensor]
 
 
 class SeCoNet(nn.Module):
@@ -52,30 +55,39 @@ class SeCoNet(nn.Module):
         self.projector = ProjectionHead(dim, proj_hidden, proj_dim or dim)
         self.seg_head = SegmentationHead(dim, num_classes, seg_dilations)
 
-    def forward(self, images: torch.Tensor, views: tuple[torch.Tensor, ...] = (), with_seg: bool = True) -> NetOutput:
-        """One student pass over the images and any decomposed views.
+    def forward(self, images: torch.Tensor, views: tuple[torch.Tensor, ...] = (), with_seg: bool = True,
+                embedding_grad: bool = False, views_grad: bool = True) -> NetOutput:
+        """One student pass over the images (RGB in [0, 1]) and any decomposed views.
 
         Everything that needs a gradient goes through this single call, so
         DistributedDataParallel sees one forward per backward; outputs that
         no loss uses are not computed (``with_seg=False``) or carry no
-        gradient (``embedding``, which only feeds the prototypes), so DDP
-        never waits for gradients that cannot come.
+        gradient (``embedding`` unless ``embedding_grad``; the views' q unless
+        ``views_grad``), so DDP never waits for gradients that cannot come.
         """
         out = self.encoder(images)
-        with torch.no_grad():
+        with torch.set_grad_enabled(embedding_grad and torch.is_grad_enabled()):
             embedding = self.projector(out.cls)
+        view_embeddings, view_cls = [], []
+        with torch.set_grad_enabled(views_grad and torch.is_grad_enabled()):
+            for view in views:
+                cls = self.encoder(view).cls
+                view_embeddings.append(self.projector(cls))
+                view_cls.append(cls.detach())
         return NetOutput(
             logits=self.classifier(out.tokens),
             aux_logits=self.aux_classifier(out.aux_tokens),
             tokens=out.tokens,
             aux_tokens=out.aux_tokens,
+            cls=out.cls.detach(),
             embedding=embedding,
             seg=self.seg_head(out.tokens) if with_seg else None,
-            view_embeddings=[self.embed(v) for v in views],
+            view_embeddings=view_embeddings,
+            view_cls=view_cls,
         )
 
     def cams(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw final and auxiliary CAMs (B, K, h, w) at token resolution."""
+        """Raw final and auxiliary class maps (B, K, h, w) at token resolution (eq. 1 before its ReLU)."""
         out = self.encoder(images)
         return self.classifier.cam(out.tokens), self.aux_classifier.cam(out.aux_tokens)
 
@@ -91,14 +103,20 @@ class SeCoNet(nn.Module):
         """The modules the local teacher mirrors by EMA (g_k and O_k of eq. 2)."""
         return nn.ModuleDict({"encoder": self.encoder, "projector": self.projector})
 
-    def param_groups(self, lr: float, head_lr_mult: float, weight_decay: float) -> list[dict]:
-        """Backbone at ``lr``, heads at ``lr * head_lr_mult``; no decay on norms and biases."""
+    def param_groups(self, lr: float, head_lr_mult: float, weight_decay: float, decay_all: bool = True) -> list[dict]:
+        """Backbone at ``lr``, heads at ``lr * head_lr_mult``.
+
+        ``decay_all`` (``train.decay_all``, the public code): weight decay on
+        every parameter; otherwise none on norms, biases, the position
+        embedding and the class token.
+        """
         groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
         for name, param in self.named_parameters():
             if not param.requires_grad:
                 continue
             is_head = not name.startswith("encoder.")
-            no_decay = param.ndim <= 1 or name.endswith(".bias") or "pos_embed" in name or "cls_token" in name
+            spared = param.ndim <= 1 or name.endswith(".bias") or "pos_embed" in name or "cls_token" in name
+            no_decay = spared and not decay_all
             groups.setdefault((is_head, no_decay), []).append(param)
         return [
             {"params": params, "lr": lr * (head_lr_mult if is_head else 1.0),

@@ -1,8 +1,9 @@
 """SeCo's losses: eq. 9 (cls, LiG, LiL with rectification) plus PTC, seg and reg."""
 
 from .cls import classification_loss
+from .dense_energy import dense_energy_loss
 from .lig import lig_loss
-from .lil import lil_loss
+from .lil import lil_loss, lil_loss_public
 from .masked import masked_mean
 from .ptc import labels_to_token_grid, ptc_loss
 from .rectification import rectify_tags
@@ -13,9 +14,11 @@ __all__ = [
     "balanced_seg_loss",
     "bilateral_energy_loss",
     "classification_loss",
+    "dense_energy_loss",
     "labels_to_token_grid",
     "lig_loss",
     "lil_loss",
+    "lil_loss_public",
     "masked_mean",
     "ptc_loss",
     "rectify_tags",

@@ -13,19 +13,22 @@ from .masked import masked_mean
 __all__ = ["labels_to_token_grid", "ptc_loss"]
 
 
-def ptc_loss(tokens: Tensor, label_map: Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:
+def ptc_loss(tokens: Tensor, label_map: Tensor, ignore_index: int = IGNORE_INDEX, counts: str = "exact") -> Tensor:
     """``0.5 (1 - mean_pos |cos|) + 0.5 mean_neg |cos|`` over token pairs of each image.
 
     Args:
         tokens: (B, D, h, w) token features.
         label_map: (B, h, w) token labels 0..K, ``ignore_index`` for uncertain
             tokens (see :func:`labels_to_token_grid`).
+        counts: ``exact``: each mean divides by its pair count, 0 (with grad)
+            when it has no pair, so a map with no positive pair does not add
+            the constant 0.5 of ``1 - 0``; ``plus_one``: divides by the count
+            + 1 (the public code; a map with no positive pair adds 0.5).
 
     A pair of distinct tokens of the same image is positive when both have
     the same label and negative when their labels differ; pairs with an
-    ignored token and a token with itself are left out. Each term is a
-    masked mean, 0 (with grad) when it has no pair, so a map with no
-    positive pair does not add the constant 0.5 of ``1 - 0``.
+    ignored token and a token with itself are left out. Sums run over the
+    whole batch.
     """
     b, _, h, w = tokens.shape
     flat = F.normalize(tokens.flatten(2), dim=1)
@@ -35,7 +38,12 @@ def ptc_loss(tokens: Tensor, label_map: Tensor, ignore_index: int = IGNORE_INDEX
     pair = known.unsqueeze(2) & known.unsqueeze(1)
     pair &= ~torch.eye(h * w, dtype=torch.bool, device=tokens.device)
     same = labels.unsqueeze(2) == labels.unsqueeze(1)
-    return 0.5 * masked_mean(1.0 - cos, pair & same) + 0.5 * masked_mean(cos, pair & ~same)
+    positive, negative = pair & same, pair & ~same
+    if counts == "plus_one":
+        zero = torch.zeros_like(cos)
+        mean_pos = torch.where(positive, cos, zero).sum() / (positive.sum() + 1)
+        return 0.5 * (1.0 - mean_pos) + 0.5 * torch.where(negative, cos, zero).sum() / (negative.sum() + 1)
+    return 0.5 * masked_mean(1.0 - cos, positive) + 0.5 * masked_mean(cos, negative)
 
 
 def labels_to_token_grid(label_map: Tensor, size: tuple[int, int], ignore_index: int = IGNORE_INDEX) -> Tensor:

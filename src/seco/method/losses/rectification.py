@@ -1,4 +1,4 @@
-"""Similarity-based rectification of noisy patch tags (paper eqs. 6-7)."""
+"""Similarity-based rectification of noisy patch tags (paper eqs. 6-7), by the paper's and the public rule."""
 
 from __future__ import annotations
 
@@ -7,40 +7,59 @@ from torch import Tensor
 
 from seco.labels import UNCERTAIN
 
-__all__ = ["rectify_tags", "MEAN_OVER"]
+__all__ = ["RULES", "public_positive_logits", "rectify_tags"]
 
-MEAN_OVER = ("positives", "all_keys")
+RULES = ("paper", "public")
+
+
+def public_positive_logits(q: Tensor, tags: Tensor, keys: Tensor, key_tags: Tensor, tau: float) -> Tensor:
+    """The public code's masked logits (N, M): ``(q_i . k_j - max_j q_i . k_j) / tau`` on same-tag pairs, 0 elsewhere.
+
+    Rows tagged -1 are all zero. Shared by the public rectification and the
+    public LiL (:func:`seco.method.losses.lil.lil_loss_public`).
+    """
+    logits = q @ keys.to(q).T / tau
+    logits = logits - logits.amax(dim=1, keepdim=True).detach()
+    positive = (tags.unsqueeze(1) == key_tags.unsqueeze(0)) & (tags != UNCERTAIN).unsqueeze(1)
+    return torch.where(positive, logits, torch.zeros_like(logits))
 
 
 @torch.no_grad()
-def rectify_tags(
-    q: Tensor, tags: Tensor, keys: Tensor, key_tags: Tensor, sigma: float, mean_over: str = "positives"
-) -> tuple[Tensor, Tensor]:
-    """Set a query's tag to uncertain (-1) when too many same-tag keys look unlike it.
+def rectify_tags(q: Tensor, tags: Tensor, keys: Tensor, key_tags: Tensor, sigma: float, rule: str = "paper",
+                 tau: float = 1.0) -> tuple[Tensor, Tensor]:
+    """Rectify the tags of queries whose same-tag keys look unlike them.
 
-    For a query ``q_i`` with tag ``t_i >= 0`` (background is a valid tag) and
-    its positives ``R_+`` (keys with tag ``t_i``):
+    ``rule='paper'`` (eqs. 6-7): for a query ``q_i`` with tag ``t_i >= 0`` and
+    its positives ``R_+`` (keys with tag ``t_i``), ``mu = mean_{k in R_+}
+    q_i^T k`` and ``N_v = #{k in R_+ : q_i^T k < mu}``; if ``N_v / |R_+| >
+    sigma`` the tag becomes -1 (uncertain).
 
-    * eq. 6: ``mu = mean_{k in R_+} q_i^T k``;
-    * eq. 7: ``t_i <- -1`` if ``N_v / |R_+| > sigma`` with
-      ``N_v = #{k in R_+ : q_i^T k < mu}``.
+    ``rule='public'`` (the public code, exactly): on the row of
+    :func:`public_positive_logits` (shifted logits, 0 off the positives) the
+    mean ``m`` is taken over all M keys; the tag becomes 0 (background) when
+    ``#{entries < m} / (#{entries >= m} + 1e-6) > sigma``. As the entries
+    are <= 0 and the M - |R_+| zeros are all >= m, this needs ``N_v > sigma
+    / (1 + sigma) M``: with sigma 10, more than ~91 % of all keys, so it
+    almost never fires.
 
-    ``mean_over='all_keys'`` reproduces the public code instead: ``mu`` is the
-    sum over positives divided by all M keys (non-positives count as zero
-    similarity), which lowers ``mu`` and so rarely fires.
-
-    Queries with tag -1 or without any positive key are left untouched.
+    Queries with tag -1 (and, under the paper rule, without any positive key)
+    are left untouched.
 
     Returns:
         ``(new_tags (N,), fired (N,) bool)``.
     """
-    if mean_over not in MEAN_OVER:
-        raise ValueError(f"mean_over must be one of {MEAN_OVER}, got {mean_over!r}")
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+    if rule == "public":
+        logits = public_positive_logits(q, tags, keys, key_tags, tau)
+        mean = logits.mean(dim=1, keepdim=True)
+        below, above = (logits < mean).sum(dim=1), (logits >= mean).sum(dim=1)
+        fired = below / (above + 1e-6) > sigma
+        return torch.where(fired, torch.zeros_like(tags), tags), fired
     sims = q @ keys.T
     positive = (tags.unsqueeze(1) == key_tags.unsqueeze(0)) & (tags >= 0).unsqueeze(1)
     num_pos = positive.sum(dim=1)
-    denom = num_pos.clamp(min=1) if mean_over == "positives" else torch.full_like(num_pos, max(keys.shape[0], 1))
-    mu = torch.where(positive, sims, torch.zeros_like(sims)).sum(dim=1) / denom
+    mu = torch.where(positive, sims, torch.zeros_like(sims)).sum(dim=1) / num_pos.clamp(min=1)
     num_below = (positive & (sims < mu.unsqueeze(1))).sum(dim=1)
     fired = (num_pos > 0) & (num_below > sigma * num_pos)
     return torch.where(fired, torch.full_like(tags, UNCERTAIN), tags), fired

@@ -1,0 +1,40 @@
+"""The public code's regularisation loss: gated dense bilateral energy, value and gradient by hand."""
+
+import torch
+
+from seco.method.losses.dense_energy import dense_bilateral_filter, dense_energy_loss
+
+
+def test_filter_is_the_exact_dense_gaussian_sum():
+    gen = torch.Generator().manual_seed(0)
+    values, rgb = torch.rand(2, 3, 5, 6, generator=gen), torch.rand(2, 3, 5, 6, generator=gen) * 255
+    out = dense_bilateral_filter(values, rgb, sigma_rgb=15.0, sigma_xy=3.0)
+    ys, xs = torch.meshgrid(torch.arange(5.0), torch.arange(6.0), indexing="ij")
+    for b in range(2):
+        for i in range(5):
+            for j in range(6):
+                colour = ((rgb[b] - rgb[b, :, i, j, None, None]) ** 2).sum(0) / (2 * 15.0**2)
+                weight = torch.exp(-((ys - i) ** 2 + (xs - j) ** 2) / (2 * 3.0**2) - colour)
+                torch.testing.assert_close(out[b, :, i, j], (weight * values[b]).sum(dim=(1, 2)), rtol=1e-4,
+                                           atol=1e-6)
+
+
+def test_gated_energy_value_and_its_public_gradient_by_hand():
+    """One 1x3 image, equal colours and a huge sigma_xy: W is all ones, so (W S)_i = sum_j S_j = T for every
+    pixel. Pixel 0 is labelled (gate 1 - max prob), pixel 1 is ignored (gate 1), pixel 2 is outside the crop
+    (S = 0 there, no gradient). Value -1e-7 sum_i g_i S_i . T; gradient -2e-7 g_i T (the public code's)."""
+    probs = torch.tensor([[[[0.7, 0.4, 0.5]], [[0.3, 0.6, 0.5]]]], requires_grad=True)  # (1, 2, 1, 3)
+    rgb = torch.full((1, 3, 1, 3), 0.5)
+    valid = torch.tensor([[[True, True, False]]])
+    pseudo = torch.tensor([[[1, 255, 0]]])
+    loss = dense_energy_loss(probs, rgb, valid, pseudo, sigma_rgb=15.0, sigma_xy=1e6, scale=1.0)
+    total = torch.tensor([0.7 + 0.4, 0.3 + 0.6])  # S summed over the crop's pixels
+    gate = torch.tensor([1 - 0.7, 1.0])
+    s = torch.tensor([[0.7, 0.3], [0.4, 0.6]])
+    energy = (gate[:, None] * s * total).sum()
+    torch.testing.assert_close(loss, -1e-7 * energy)
+    loss.backward()
+    expected = torch.zeros(1, 2, 1, 3)
+    expected[0, :, 0, 0] = -2e-7 * gate[0] * total
+    expected[0, :, 0, 1] = -2e-7 * gate[1] * total
+    torch.testing.assert_close(probs.grad, expected)
