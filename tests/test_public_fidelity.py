@@ -7,10 +7,10 @@ where the two presets differ.
 
 from __future__ import annotations
 
+import public_reference as public
 import torch
 import torch.nn.functional as F
 
-import public_reference as public
 from seco.config import Config, apply_overrides
 from seco.method.cam import multiscale_cams
 from seco.method.losses import lig_loss, lil_loss_public, ptc_loss, rectify_tags
