@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from seco.method.losses import lig_loss
+from seco.method.losses import lig_classes, lig_loss
 
 PROTOTYPES = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
 
@@ -27,3 +27,11 @@ def test_no_foreground_patch_gives_zero_with_grad():
     assert loss.item() == 0.0 and torch.isfinite(loss)
     loss.backward()
     assert torch.equal(q.grad, torch.zeros(2, 2))
+
+
+def test_lig_classes_from_tags_or_labels():
+    tags = torch.tensor([2, -1, 0, 2, 4])
+    labels = torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    ready = torch.tensor([True, True, True, False])
+    assert lig_classes(tags, labels, ready, "tags").tolist() == [False, True, False, False]  # 4 is not ready
+    assert lig_classes(tags, labels, ready, "labels").tolist() == [True, True, True, False]

@@ -35,3 +35,11 @@ def test_no_positive_pair_gives_zero_with_grad():
     assert loss.item() == 0.0 and torch.isfinite(loss)
     loss.backward()
     assert torch.equal(q.grad, torch.zeros(2, 2))
+
+
+def test_uncertain_keys_are_in_no_denominator():
+    """The paper excludes uncertain patches from the contrast: a key tagged -1 is neither a positive nor a
+    negative. q_1 = e_1 against keys e_1 (tag 1), e_2 (tag 2), e_2 (tag -1), tau 0.5: log p = 2 - log(e^2 + 1)."""
+    keys = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    loss = lil_loss(torch.tensor([[1.0, 0.0]]), torch.tensor([1]), keys, torch.tensor([1, 2, -1]), tau_l=0.5)
+    assert math.isclose(loss.item(), -(2 - math.log(math.exp(2) + 1)), rel_tol=1e-6)

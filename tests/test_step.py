@@ -67,3 +67,39 @@ def test_public_and_paper_fidelity_give_different_contrast_losses_on_the_same_ba
     for different in ("ptc", "lil", "lig", "reg"):  # counts and crop box; formula; prototype space; tag rules
         assert different in public and different in paper
     assert not torch.allclose(public["lil"], paper["lil"]) and not torch.allclose(public["ptc"], paper["ptc"])
+
+
+def test_the_reservoir_fills_before_the_contrast_losses_start_only_when_asked(tiny_cfg: Config) -> None:
+    late = ["method.losses.lig.start_iter=10", "method.losses.lil.start_iter=10"]
+    for fill in (True, False):
+        cfg = apply_overrides(tiny_cfg, [*late, f"method.reservoir.fill_before_start={str(fill).lower()}"])
+        run, _, step = _run(cfg, iteration=5)
+        out = step()
+        assert "lig" not in out.terms and "lil" not in out.terms
+        assert (int(run.state.reservoir.filled) > 0) == fill
+
+
+def test_rectified_or_raw_tags_enter_the_reservoir(tiny_cfg: Config) -> None:
+    """sigma 0 makes the paper rule fire on every query with a positive below its mean: those keys enter the
+    reservoir as uncertain (-1) only with push_tags=rectified."""
+    pushed = {}
+    for push in ("rectified", "raw"):
+        cfg = apply_overrides(tiny_cfg, ["method.fidelity=paper", "method.rectification.sigma=0.0",
+                                         f"method.reservoir.push_tags={push}"])
+        run, _, step = _run(cfg)
+        step()
+        step()  # the second step has reservoir keys to compare with
+        pushed[push] = (run.state.reservoir.snapshot()[1] == -1).sum()
+    assert pushed["rectified"] > pushed["raw"]
+
+
+def test_loss_start_after_or_at_the_start_iteration(tiny_cfg: Config) -> None:
+    from seco.method.schedule import active_weights
+
+    for inclusive, expected in ((False, {"cls", "aux"}), (True, {"cls", "aux", "seg"})):
+        cfg = apply_overrides(tiny_cfg, [f"method.losses.start_inclusive={str(inclusive).lower()}",
+                                         "method.losses.seg.start_iter=5", "method.losses.reg.enabled=false",
+                                         "method.losses.ptc.enabled=false", "method.losses.lig.enabled=false",
+                                         "method.losses.lil.enabled=false"])
+        assert set(active_weights(cfg.method.losses, 5)) == expected
+        assert "seg" in active_weights(cfg.method.losses, 6)

@@ -38,6 +38,7 @@ from seco.method.losses import (
     classification_loss,
     dense_energy_loss,
     labels_to_token_grid,
+    lig_classes,
     lig_loss,
     lil_loss,
     lil_loss_public,
@@ -49,7 +50,7 @@ from seco.method.prototypes import Prototypes
 from seco.method.pseudo_labels import aux_label_map, crop_mask, segmentation_pseudo_labels, token_label_map
 from seco.method.reservoir import Reservoir
 from seco.method.schedule import active_weights, enabled_weights
-from seco.model.network import NetOutput, SeCoNet
+from seco.model.network import NetOutput, SeCoNet, teacher_embed
 
 __all__ = ["SeCoState", "StepOutput", "seco_step", "wants_global_view"]
 
@@ -198,11 +199,11 @@ def _queries_and_keys(out: NetOutput, views: Views, state: SeCoState, by_crop: b
     """
     teacher = state.teacher
     with torch.no_grad():
-        k_patches = teacher["projector"](teacher["encoder"](views.k_patches).cls)
+        k_patches = teacher_embed(teacher, views.k_patches)
         if by_crop:
             k_global = teacher["projector"](torch.cat([out.cls, out.view_cls[0]]))
         else:
-            k_global = teacher["projector"](teacher["encoder"](views.global_k).cls)
+            k_global = teacher_embed(teacher, views.global_k)
     q_global = torch.cat([out.embedding, out.view_embeddings[0]]) if by_crop else out.view_embeddings[0]
     return torch.cat([q_global, out.view_embeddings[1]]), torch.cat([k_global, k_patches])
 
@@ -252,9 +253,7 @@ def _lig(q: Tensor, tags: Tensor, labels: Tensor, state: SeCoState) -> Tensor:
     is not initialised yet is left out.
     """
     ready = state.prototypes.initialised
-    num_classes = ready.shape[0]
-    in_tags = F.one_hot(tags.clamp(min=0), num_classes + 1)[:, 1:].any(dim=0)
-    present = (in_tags if state.cfg.losses.lig.classes == "tags" else labels.sum(0) > 0) & ready
+    present = lig_classes(tags, labels, ready, state.cfg.losses.lig.classes)
     own_ready = ready[(tags - 1).clamp(min=0)] & (tags > 0)
     usable = torch.where(own_ready, tags, torch.full_like(tags, UNCERTAIN))
     return lig_loss(q, usable, state.prototypes.P.clone(), present, state.cfg.losses.tau_g)

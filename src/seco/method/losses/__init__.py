@@ -2,7 +2,7 @@
 
 from .cls import classification_loss
 from .dense_energy import dense_energy_loss
-from .lig import lig_loss
+from .lig import lig_classes, lig_loss
 from .lil import lil_loss, lil_loss_public
 from .masked import masked_mean
 from .ptc import labels_to_token_grid, ptc_loss
@@ -16,6 +16,7 @@ __all__ = [
     "classification_loss",
     "dense_energy_loss",
     "labels_to_token_grid",
+    "lig_classes",
     "lig_loss",
     "lil_loss",
     "lil_loss_public",

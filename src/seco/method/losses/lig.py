@@ -8,7 +8,7 @@ from torch import Tensor
 
 from .masked import masked_mean
 
-__all__ = ["lig_loss"]
+__all__ = ["lig_classes", "lig_loss"]
 
 
 def lig_loss(q: Tensor, tags: Tensor, prototypes: Tensor, present: Tensor, tau_g: float) -> Tensor:
@@ -35,3 +35,13 @@ def lig_loss(q: Tensor, tags: Tensor, prototypes: Tensor, present: Tensor, tau_g
     log_prob = logits.log_softmax(dim=1)
     positive = torch.where(own, log_prob, torch.zeros_like(log_prob)).sum(dim=1)
     return -masked_mean(positive, keep)
+
+
+def lig_classes(tags: Tensor, labels: Tensor, ready: Tensor, source: str) -> Tensor:
+    """The set P_s of eq. 4 (``lig.classes``): the classes among the queries' ``tags`` (public code) or among
+    the batch's image ``labels`` (B, K); only classes whose prototype is ``ready`` (K,) count."""
+    if source == "tags":
+        present = F.one_hot(tags.clamp(min=0), ready.shape[0] + 1)[:, 1:].any(dim=0)
+    else:
+        present = labels.sum(dim=0) > 0
+    return present & ready
