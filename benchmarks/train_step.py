@@ -1,11 +1,23 @@
-"""Training-step speed and memory: the CAM baseline against full SeCo.
+"""Training-step speed, memory, per-phase profile and host syncs: the CAM baseline against full SeCo.
 
-Prints a table and writes JSON. On the CPU it uses the synthetic config and
-the tiny model; on a GPU pass ``--config voc`` and ``--random-data`` to time
-the full-size step (ViT-B/16, 448 px crops) without the data set on disk.
+Prints tables and writes JSON that names the device and the fidelity preset.
+On the CPU it uses the synthetic config and the tiny model; on a GPU pass
+``--config voc --random-data --device cuda`` to time the full-size step
+(ViT-B/16, 448 px crops) without the data set on disk.
 
-    python benchmarks/train_step.py                       # CPU, tiny model
-    python benchmarks/train_step.py --config voc --random-data --device cuda
+    python benchmarks/train_step.py                                   # CPU, tiny model
+    python benchmarks/train_step.py --config voc --random-data --device cuda train.amp=true
+    python benchmarks/train_step.py --config voc --random-data --device cuda --compile
+
+* s/step and img/s come from timed steps without the profiler (CUDA-synchronised).
+* The per-phase table comes from a separate profiled run: each phase of
+  ``seco.profiling.PHASES`` is a ``record_function`` range; CPU time on the
+  CPU, device time on CUDA (CUDA events, via the profiler).
+* Host syncs per step: on CUDA, ``torch.cuda.set_sync_debug_mode("warn")``
+  counts every synchronising call; on the CPU a dispatch mode counts the
+  operators that synchronise on a GPU (``.item()``, ``nonzero``, ``unique``,
+  boolean masking, ...).
+* The VOC (20k) and COCO (80k) schedules are projected from s/step.
 """
 
 from __future__ import annotations
@@ -15,64 +27,176 @@ import json
 import platform
 import resource
 import time
+import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from seco.config import Config, apply_overrides, load_config
 from seco.data import default_class_names
-from seco.engine.train import build_training
+from seco.engine.train import Training, build_training
+from seco.method.step import wants_global_view
+from seco.profiling import PHASES
 
-ABLATION_OFF = [f"method.losses.{n}.enabled=false" for n in ("ptc", "lig", "lil", "seg", "reg")]
+BASELINE = [f"method.losses.{n}.enabled=false" for n in ("ptc", "lig", "lil", "seg", "reg")]
 ALL_ON = [f"method.losses.{n}.start_iter=0" for n in ("ptc", "lig", "lil", "seg", "reg")] + [
     "method.prototypes.start_iter=0"
 ]
+SCHEDULES = {"VOC (20k)": 20_000, "COCO (80k)": 80_000}
+SYNCING_OPS = {"_local_scalar_dense", "nonzero", "masked_select", "_unique2", "unique_dim", "unique_consecutive",
+               "equal", "is_nonzero", "bincount", "repeat_interleave", "masked_scatter", "histc"}
+
+
+class SyncCounter(TorchDispatchMode):
+    """Counts the operators that would make a GPU wait for the host (a CPU stand-in for sync debug mode).
+
+    The optimizer's scalar bookkeeping lives on the host on a GPU too, so it is not counted.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self.ops: dict[str, int] = {}
+        self.active = True
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        name = func.overloadpacket.__name__
+        if self.active and name in SYNCING_OPS:
+            self.count += 1
+            self.ops[name] = self.ops.get(name, 0) + 1
+        return func(*args, **(kwargs or {}))
 
 
 def _random_batch(cfg: Config, num_classes: int, device: torch.device, gen: torch.Generator) -> dict:
     size, batch = cfg.data.crop_size, cfg.train.batch_size
     labels = (torch.rand(batch, num_classes - 1, generator=gen) < 0.15).float()
     labels[torch.arange(batch), torch.randint(0, num_classes - 1, (batch,), generator=gen)] = 1.0
-    return {
+    out = {
         "image": torch.rand(batch, 3, size, size, generator=gen).to(device),
         "labels": labels.to(device),
         "crop_box": torch.tensor([[0, size, 0, size]] * batch, device=device),
         "name": [f"random{i}" for i in range(batch)],
     }
+    if wants_global_view(cfg.method):
+        out["global_view"] = torch.rand(batch, 3, size, size, generator=gen).to(device)
+    return out
 
 
 def _real_batches(cfg: Config, device: torch.device):
     from seco.data import build_dataset
     from seco.engine.loader import TrainStream, to_device
 
-    data = build_dataset(cfg.data, cfg.data.train_split, train=True)
+    data = build_dataset(cfg.data, cfg.data.train_split, train=True, global_view=wants_global_view(cfg.method))
     for batch in TrainStream(data, cfg.train.batch_size, cfg.seed, cfg.data.num_workers).iterate(0):
         yield to_device(batch, device)
 
 
-def measure(cfg: Config, device: torch.device, steps: int, warmup: int, random_data: bool) -> dict:
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _phases(run: Training, batches: list[dict], device: torch.device) -> dict[str, float]:
+    """Milliseconds per step of each phase, from a profiled run."""
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as prof:
+        for batch in batches:
+            run.step(run.net, batch, 10**6)
+        _sync(device)
+    totals = {name: 0.0 for name in PHASES}
+    for event in prof.key_averages():
+        if event.key.startswith("seco:") and event.key[5:] in totals:
+            time_us = event.device_time_total if device.type == "cuda" else event.cpu_time_total
+            totals[event.key[5:]] += time_us / 1000.0 / len(batches)
+    return totals
+
+
+def _syncs(run: Training, batch: dict, device: torch.device) -> tuple[int, dict[str, int]]:
+    """Host synchronisations during one step."""
+    if device.type == "cuda":
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                run.step(run.net, batch, 10**6)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+        return len(caught), {}
+    counter = SyncCounter()
+    optimizer_step = run.optimizer.step
+
+    def uncounted_step(*args: Any, **kwargs: Any) -> Any:
+        counter.active = False
+        try:
+            return optimizer_step(*args, **kwargs)
+        finally:
+            counter.active = True
+
+    run.optimizer.step = uncounted_step  # type: ignore[method-assign]
+    try:
+        with counter:
+            run.step(run.net, batch, 10**6)
+    finally:
+        run.optimizer.step = optimizer_step  # type: ignore[method-assign]
+    return counter.count, counter.ops
+
+
+def measure(cfg: Config, device: torch.device, steps: int, warmup: int, random_data: bool,
+            compile_encoder: bool) -> dict[str, Any]:
     names = default_class_names(cfg.data)
-    num_classes = len(names)
-    run = build_training(cfg, device, num_classes, names)
+    run = build_training(cfg, device, len(names), names)
+    if compile_encoder:
+        run.net.encoder.compile()
     gen = torch.Generator().manual_seed(0)
-    batches = _real_batches(cfg, device) if not random_data else None
+    stream = None if random_data else _real_batches(cfg, device)
+
+    def batch() -> dict:
+        return _random_batch(cfg, len(names), device, gen) if random_data else next(stream)
+
+    for _ in range(warmup):
+        run.step(run.net, batch(), 10**6)  # an iteration past every loss's start
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    elapsed = 0.0
-    for i in range(warmup + steps):
-        batch = _random_batch(cfg, num_classes, device, gen) if random_data else next(batches)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        run.step(run.net, batch, 10**6)  # an iteration past every loss's start
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if i >= warmup:
-            elapsed += time.perf_counter() - start
-    images = steps * cfg.train.batch_size
+    timed = [batch() for _ in range(steps)]
+    _sync(device)
+    start = time.perf_counter()
+    for b in timed:
+        run.step(run.net, b, 10**6)
+    _sync(device)
+    elapsed = time.perf_counter() - start
     peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    return {"images_per_s": images / elapsed, "s_per_step": elapsed / steps, "peak_memory_mib": peak / 2**20}
+    syncs, sync_ops = _syncs(run, timed[0], device)
+    per_step = elapsed / steps
+    return {
+        "s_per_step": per_step,
+        "images_per_s": cfg.train.batch_size / per_step,
+        "peak_memory_mib": peak / 2**20,
+        "phases_ms": _phases(run, timed[: min(steps, 5)], device),
+        "host_syncs_per_step": syncs,
+        "sync_ops": sync_ops,
+        "projected_minutes": {name: per_step * iters / 60 for name, iters in SCHEDULES.items()},
+    }
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def _fused_attention(cfg: Config) -> bool:
+    """Whether the encoder's attention blocks use F.scaled_dot_product_attention (timm's fused_attn)."""
+    from seco.model import build_model
+
+    model_cfg = apply_overrides(cfg, ["model.pretrained=false"]).model
+    net = build_model(model_cfg, len(default_class_names(cfg.data)))
+    flags = [m.fused_attn for m in net.modules() if hasattr(m, "fused_attn")]
+    return bool(flags) and all(flags)
 
 
 def main() -> None:
@@ -80,32 +204,44 @@ def main() -> None:
     parser.add_argument("--config", default="synthetic")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--random-data", action="store_true", help="random tensors instead of the data set")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the encoder")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/train_step.json"))
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     device = torch.device(args.device)
-    base = load_config(args.config, [*args.overrides, "model.pretrained=false"])
+    base = load_config(args.config, [*args.overrides, "model.pretrained=false", "model.weights="])
     rows = []
-    for name, extra in (("baseline (cls + aux)", ABLATION_OFF), ("SeCo (all losses on)", ALL_ON)):
-        cfg = apply_overrides(base, extra)
-        result = measure(cfg, device, args.steps, args.warmup, args.random_data)
+    for name, extra in (("baseline (cls + aux)", BASELINE), ("SeCo (every loss on)", ALL_ON)):
+        result = measure(apply_overrides(base, extra), device, args.steps, args.warmup, args.random_data, args.compile)
         rows.append({"variant": name, **result})
-    header = f"{'variant':<22} {'img/s':>8} {'s/step':>8} {'peak MiB':>9}"  # CPU: process peak RSS so far
-    print(f"train step, config {args.config}, batch {base.train.batch_size}, crop {base.data.crop_size}, "
-          f"model {base.model.name}, device {device} ({platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} threads)")
-    print(header)
-    print("-" * len(header))
+    meta = {"config": args.config, "fidelity": base.method.fidelity, "device": _device_name(device),
+            "batch_size": base.train.batch_size, "crop_size": base.data.crop_size, "model": base.model.name,
+            "amp_bf16": base.train.amp and device.type == "cuda", "compile": args.compile,
+            "fused_attention": _fused_attention(base), "torch": torch.__version__, "overrides": args.overrides,
+            "random_data": args.random_data, "steps": args.steps, "warmup": args.warmup}
+    print(f"train step: config {args.config}, fidelity {meta['fidelity']}, batch {meta['batch_size']}, crop "
+          f"{meta['crop_size']}, model {meta['model']}, {meta['device']}, bf16 {meta['amp_bf16']}, compile "
+          f"{args.compile}, fused attention {meta['fused_attention']}")
+    header = f"{'variant':<22} {'s/step':>8} {'img/s':>8} {'peak MiB':>9} {'syncs':>6} " + " ".join(
+        f"{n:>9}" for n in SCHEDULES)
+    print(header + "\n" + "-" * len(header))
     for row in rows:
-        print(f"{row['variant']:<22} {row['images_per_s']:>8.1f} {row['s_per_step']:>8.3f} "
-              f"{row['peak_memory_mib']:>9.0f}")
+        projected = " ".join(f"{row['projected_minutes'][n]:>8.0f}m" for n in SCHEDULES)
+        print(f"{row['variant']:<22} {row['s_per_step']:>8.3f} {row['images_per_s']:>8.1f} "
+              f"{row['peak_memory_mib']:>9.0f} {row['host_syncs_per_step']:>6} {projected}")
+    ratio = rows[1]["s_per_step"] / rows[0]["s_per_step"]
+    print(f"SeCo step / baseline step: {ratio:.2f}x")
+    print(f"\nper phase, ms per step ({'device' if device.type == 'cuda' else 'CPU'} time, profiled run)")
+    print(f"{'phase':<22} " + " ".join(f"{r['variant'][:14]:>14}" for r in rows))
+    for phase in PHASES:
+        print(f"{phase:<22} " + " ".join(f"{r['phases_ms'][phase]:>14.1f}" for r in rows))
+    for row in rows:
+        if row["sync_ops"]:
+            print(f"syncing operators, {row['variant']}: {row['sync_ops']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"config": args.config, "device": str(device), "batch_size": base.train.batch_size,
-            "crop_size": base.data.crop_size, "model": base.model.name, "threads": torch.get_num_threads(),
-            "torch": torch.__version__, "overrides": args.overrides}
-    args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    args.out.write_text(json.dumps({"meta": meta, "rows": rows, "seco_over_baseline": ratio}, indent=2))
     print(f"wrote {args.out}")
 
 

@@ -29,6 +29,7 @@ from seco.engine.optim import WarmupPoly, build_optimizer
 from seco.engine.progress import progress_bar
 from seco.method.step import SeCoState, StepOutput, seco_step, wants_global_view
 from seco.model import SeCoNet, build_model
+from seco.profiling import phase
 
 __all__ = ["NonFiniteLossError", "TrainResult", "build_training", "train"]
 
@@ -73,11 +74,14 @@ class Training:
         loss_value = out.loss.item()
         _check_finite(loss_value, out, iteration, batch["name"])
         self.optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
-        if cfg.train.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.train.grad_clip)
-        self.optimizer.step()
-        self.state.after_step(self.net)
+        with phase("backward"):
+            out.loss.backward()
+        with phase("optimizer"):
+            if cfg.train.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.train.grad_clip)
+            self.optimizer.step()
+        with phase("ema"):
+            self.state.after_step(self.net)
         return out, loss_value
 
     def checkpoint(self, iteration: int) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from seco.method.augment import horizontal_flip, strong_augment, weak_augment
 from seco.method.patches import crop_patches, sample_patch_centres
 from seco.method.pseudo_labels import crop_mask, tag_mask
 from seco.method.tags import global_tags, patch_tags, present_classes, public_patch_tags
+from seco.profiling import phase
 
 __all__ = ["Views", "decompose"]
 
@@ -59,27 +60,29 @@ def decompose(images: Tensor, cam: Tensor, labels: Tensor, crop_box: Tensor, cfg
         gt_mask: (B,H,W) ground truth (255 unknown), for the agreement statistic only.
     """
     dec = cfg.decomposition
-    mask = tag_mask(cam, cfg.cam.high_thr, cfg.cam.low_thr, crop_box)
-    present = present_classes(mask, labels.shape[1])
-    content = crop_mask(crop_box, *images.shape[-2:]) if dec.centres == "content" else None
-    centres = sample_patch_centres(mask == UNCERTAIN, dec.num_patches, dec.border_margin, generator, content)
-    if dec.patch_tags == "public":
-        tags = public_patch_tags(mask, present, centres, dec.patch_size, dec.phi)
-    else:
-        tags = patch_tags(crop_patches(mask, centres, dec.patch_size), dec.phi)
-    q_patches = crop_patches(images, centres, dec.patch_size)
-    if dec.k_view == "whole_crop":
-        k_patches = crop_patches(strong_augment(images, generator), centres, dec.patch_size)
-    else:
-        k_patches = strong_augment(q_patches, generator)
-    if dec.q_flip:
-        q_patches = horizontal_flip(q_patches, generator)
-    views = Views(q_patches=q_patches, k_patches=k_patches,
-                  tags=torch.cat([global_tags(present, dec.global_tags).repeat(dec.num_global), tags]))
-    if dec.global_views == "resized_copies":
-        size = (dec.global_size, dec.global_size)
-        whole = F.interpolate(images, size=size, mode="bilinear", align_corners=False).repeat(dec.num_global, 1, 1, 1)
-        views.global_q, views.global_k = weak_augment(whole, generator), strong_augment(whole, generator)
-    if gt_mask is not None:
-        views.patch_tags_gt = patch_tags(crop_patches(gt_mask, centres, dec.patch_size), dec.phi)
+    with phase("tags"):
+        mask = tag_mask(cam, cfg.cam.high_thr, cfg.cam.low_thr, crop_box)
+        present = present_classes(mask, labels.shape[1])
+        content = crop_mask(crop_box, *images.shape[-2:]) if dec.centres == "content" else None
+        centres = sample_patch_centres(mask == UNCERTAIN, dec.num_patches, dec.border_margin, generator, content)
+        if dec.patch_tags == "public":
+            tags = public_patch_tags(mask, present, centres, dec.patch_size, dec.phi)
+        else:
+            tags = patch_tags(crop_patches(mask, centres, dec.patch_size), dec.phi)
+        tags = torch.cat([global_tags(present, dec.global_tags).repeat(dec.num_global), tags])
+        gt_tags = None if gt_mask is None else patch_tags(crop_patches(gt_mask, centres, dec.patch_size), dec.phi)
+    with phase("patches"):
+        q_patches = crop_patches(images, centres, dec.patch_size)
+        if dec.k_view == "whole_crop":
+            k_patches = crop_patches(strong_augment(images, generator), centres, dec.patch_size)
+        else:
+            k_patches = strong_augment(q_patches, generator)
+        if dec.q_flip:
+            q_patches = horizontal_flip(q_patches, generator)
+        views = Views(q_patches=q_patches, k_patches=k_patches, tags=tags, patch_tags_gt=gt_tags)
+        if dec.global_views == "resized_copies":
+            size = (dec.global_size, dec.global_size)
+            whole = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
+            whole = whole.repeat(dec.num_global, 1, 1, 1)
+            views.global_q, views.global_k = weak_augment(whole, generator), strong_augment(whole, generator)
     return views

@@ -54,10 +54,10 @@ def sample_patch_centres(
         (B,num,2) int64 centres ``(y, x)``, in random order.
     """
     batch, height, width = uncertain.shape
-    region = _central_region(height, width, margin, uncertain.device).expand_as(uncertain)
-    if int(region[0].sum()) < num:  # shapes only: no device sync
+    if max(height - 2 * margin, 0) * max(width - 2 * margin, 0) < num:  # checked on the host: no device sync
         raise ValueError(f"margin {margin} leaves fewer than {num} pixels of a {height}x{width} image "
                          "for patch centres")
+    region = _central_region(height, width, margin, uncertain.device).expand_as(uncertain)
     levels = [uncertain.bool() & region]
     if valid is not None:
         levels = [levels[0] & valid.bool(), region & valid.bool()]

@@ -51,6 +51,7 @@ from seco.method.pseudo_labels import aux_label_map, crop_mask, segmentation_pse
 from seco.method.reservoir import Reservoir
 from seco.method.schedule import active_weights, enabled_weights
 from seco.model.network import NetOutput, SeCoNet, teacher_embed
+from seco.profiling import phase
 
 __all__ = ["SeCoState", "StepOutput", "seco_step", "wants_global_view"]
 
@@ -119,10 +120,11 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
 
     cam = cam_aux = None
     if decompose_now or any(n in weights for n in ("ptc", "seg", "reg")):
-        was_training = model.training
-        model.eval()
-        cam, cam_aux = configured_cams(model.cams, images, labels, cfg.cam)
-        model.train(was_training)
+        with phase("cams"):
+            was_training = model.training
+            model.eval()
+            cam, cam_aux = configured_cams(model.cams, images, labels, cfg.cam)
+            model.train(was_training)
     views = None
     if decompose_now:
         source = cam_aux if iteration < cfg.decomposition.tag_switch_iter else cam
@@ -134,23 +136,27 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
         first = batch["global_view"] if by_crop else views.global_q
         student_views = (first, views.q_patches)
     wants_seg = "seg" in weights or "reg" in weights
-    out = net(images, student_views, with_seg=wants_seg, embedding_grad=contrast_on and by_crop,
-              views_grad=contrast_on)
+    with phase("student_forward"):
+        out = net(images, student_views, with_seg=wants_seg, embedding_grad=contrast_on and by_crop,
+                  views_grad=contrast_on)
     terms: dict[str, Tensor] = {}
-    if "cls" in weights:
-        terms["cls"] = classification_loss(out.logits, labels)
-    if "aux" in weights:
-        terms["aux"] = classification_loss(out.aux_logits, labels)
-    if "ptc" in weights:
-        terms["ptc"] = _ptc(out.tokens, cam_aux, crop_box, cfg)
+    with phase("losses"):
+        if "cls" in weights:
+            terms["cls"] = classification_loss(out.logits, labels)
+        if "aux" in weights:
+            terms["aux"] = classification_loss(out.aux_logits, labels)
+        if "ptc" in weights:
+            terms["ptc"] = _ptc(out.tokens, cam_aux, crop_box, cfg)
     if wants_seg:
-        pseudo = segmentation_pseudo_labels(cam, images, crop_box, cfg.cam.high_thr, cfg.cam.low_thr, state.par,
-                                            cfg.par.downscale, labels=labels)
-        seg = F.interpolate(out.seg, size=images.shape[-2:], mode="bilinear", align_corners=False)
-        if "seg" in weights:
-            terms["seg"] = balanced_seg_loss(seg, pseudo, empty_kind=cfg.losses.seg.empty_kind)
-        if "reg" in weights:
-            terms["reg"] = _reg(seg.softmax(1), images, crop_box, pseudo, cfg)
+        with phase("pseudo_labels"):
+            pseudo = segmentation_pseudo_labels(cam, images, crop_box, cfg.cam.high_thr, cfg.cam.low_thr, state.par,
+                                                cfg.par.downscale, labels=labels)
+        with phase("losses"):
+            seg = F.interpolate(out.seg, size=images.shape[-2:], mode="bilinear", align_corners=False)
+            if "seg" in weights:
+                terms["seg"] = balanced_seg_loss(seg, pseudo, empty_kind=cfg.losses.seg.empty_kind)
+            if "reg" in weights:
+                terms["reg"] = _reg(seg.softmax(1), images, crop_box, pseudo, cfg)
         stats["pseudo_ignore"] = (pseudo == IGNORE_INDEX).float().mean()
     if views is not None:
         q, k = _queries_and_keys(out, views, state, by_crop)
@@ -162,7 +168,8 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
             both = (predicted >= 0) & (views.patch_tags_gt >= 0)  # NaN when nothing to compare
             stats["tag_agreement_gt"] = ((predicted == views.patch_tags_gt) & both).sum() / both.sum()
     else:
-        _update_prototypes(state, out, labels, iteration)
+        with phase("reservoir_prototypes"):
+            _update_prototypes(state, out, labels, iteration)
 
     loss = torch.stack([weights[name] * value for name, value in terms.items()]).sum()
     return StepOutput(loss=loss, terms=terms, stats=stats)
@@ -198,7 +205,7 @@ def _queries_and_keys(out: NetOutput, views: Views, state: SeCoState, by_crop: b
     on the strong ones. Patch keys always come from the local teacher.
     """
     teacher = state.teacher
-    with torch.no_grad():
+    with torch.no_grad(), phase("teacher_forward"):
         k_patches = teacher_embed(teacher, views.k_patches)
         if by_crop:
             k_global = teacher["projector"](torch.cat([out.cls, out.view_cls[0]]))
@@ -218,24 +225,29 @@ def _contrast(q: Tensor, k: Tensor, tags: Tensor, labels: Tensor, out: NetOutput
     losses, rect = cfg.losses, cfg.rectification
     terms: dict[str, Tensor] = {}
     public_lil = losses.lil.formula == "public"
-    pool_keys, pool_tags = (state.reservoir.snapshot_after_push(k, tags) if public_lil
-                            else state.reservoir.snapshot())
-    keys, key_tags = torch.cat([k, pool_keys]), torch.cat([tags, pool_tags])
-    rectified, fired = tags, torch.zeros_like(tags, dtype=torch.bool)
-    if rect.enabled:
-        rectified, fired = rectify_tags(q.detach(), tags, keys, key_tags, rect.sigma, rect.rule, losses.tau_l)
+    with phase("reservoir_prototypes"):
+        pool_keys, pool_tags = (state.reservoir.snapshot_after_push(k, tags) if public_lil
+                                else state.reservoir.snapshot())
+        keys, key_tags = torch.cat([k, pool_keys]), torch.cat([tags, pool_tags])
+        rectified, fired = tags, torch.zeros_like(tags, dtype=torch.bool)
+        if rect.enabled:
+            rectified, fired = rectify_tags(q.detach(), tags, keys, key_tags, rect.sigma, rect.rule, losses.tau_l)
     if "lil" in weights:
-        if public_lil:
-            terms["lil"] = lil_loss_public(q, tags, keys, key_tags, losses.tau_l, fired)
-        else:
-            terms["lil"] = lil_loss(q, rectified, keys, key_tags, losses.tau_l)
+        with phase("losses"):
+            if public_lil:
+                terms["lil"] = lil_loss_public(q, tags, keys, key_tags, losses.tau_l, fired)
+            else:
+                terms["lil"] = lil_loss(q, rectified, keys, key_tags, losses.tau_l)
     if cfg.prototypes.before_lig:
-        _update_prototypes(state, out, labels, iteration)
+        with phase("reservoir_prototypes"):
+            _update_prototypes(state, out, labels, iteration)
     if "lig" in weights:
-        terms["lig"] = _lig(q, rectified if losses.lig.tags == "rectified" else tags, labels, state)
-    if not cfg.prototypes.before_lig:
-        _update_prototypes(state, out, labels, iteration)
-    state.reservoir.push(k, rectified if cfg.reservoir.push_tags == "rectified" else tags)
+        with phase("losses"):
+            terms["lig"] = _lig(q, rectified if losses.lig.tags == "rectified" else tags, labels, state)
+    with phase("reservoir_prototypes"):
+        if not cfg.prototypes.before_lig:
+            _update_prototypes(state, out, labels, iteration)
+        state.reservoir.push(k, rectified if cfg.reservoir.push_tags == "rectified" else tags)
     eligible = (tags != UNCERTAIN).sum().clamp(min=1)
     stats = {
         "rectified": fired.sum() / eligible,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .masked import masked_mean
@@ -29,7 +28,7 @@ def lig_loss(q: Tensor, tags: Tensor, prototypes: Tensor, present: Tensor, tau_g
     the number of kept queries; with none the loss is a zero with grad.
     """
     keep = tags > 0
-    own = F.one_hot((tags - 1).clamp(min=0), prototypes.shape[0]).bool()
+    own = tags.unsqueeze(1) == torch.arange(1, prototypes.shape[0] + 1, device=tags.device)
     logits = q @ prototypes.detach().to(q).T / tau_g
     logits = logits.masked_fill(~(present.unsqueeze(0) | own), float("-inf"))
     log_prob = logits.log_softmax(dim=1)
@@ -41,7 +40,8 @@ def lig_classes(tags: Tensor, labels: Tensor, ready: Tensor, source: str) -> Ten
     """The set P_s of eq. 4 (``lig.classes``): the classes among the queries' ``tags`` (public code) or among
     the batch's image ``labels`` (B, K); only classes whose prototype is ``ready`` (K,) count."""
     if source == "tags":
-        present = F.one_hot(tags.clamp(min=0), ready.shape[0] + 1)[:, 1:].any(dim=0)
+        classes = torch.arange(1, ready.shape[0] + 1, device=tags.device)
+        present = (tags.unsqueeze(1) == classes).any(dim=0)
     else:
         present = labels.sum(dim=0) > 0
     return present & ready
