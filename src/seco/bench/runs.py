@@ -1,0 +1,50 @@
+"""One benchmark run: train, evaluate on val, write the run's report; skipped when already done."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seco.config import Config, config_yaml
+from seco.engine.evaluate import evaluate
+from seco.engine.restore import load_trained
+from seco.engine.run_report import write_run_report
+from seco.engine.train import train
+
+__all__ = ["run_once"]
+
+RESULT = "metrics.json"
+
+
+def _finished(cfg: Config) -> bool:
+    """Whether ``cfg.out_dir`` holds the metrics of a run made with exactly this config."""
+    out = Path(cfg.out_dir)
+    saved = out / "config.yaml"
+    return (out / RESULT).is_file() and saved.is_file() and \
+        yaml.safe_load(saved.read_text()) == yaml.safe_load(config_yaml(cfg))
+
+
+def run_once(cfg: Config, progress: bool = True) -> dict[str, Any]:
+    """Train ``cfg`` and evaluate CAM, mask and seg on ``cfg.eval.split``; return the metrics document.
+
+    A run folder that already holds the metrics of this very config is read
+    back instead (so a long benchmark resumes where it stopped); a partial run
+    resumes from its checkpoint. The document's ``meta`` holds the seconds of
+    training and evaluation.
+    """
+    out = Path(cfg.out_dir)
+    if _finished(cfg):
+        return json.loads((out / RESULT).read_text())
+    result = train(cfg, resume=True, progress=progress)
+    trained = load_trained(result.checkpoint)
+    start = time.perf_counter()
+    evaluation = evaluate(trained.net, trained.cfg, cfg.eval.split, num_samples=cfg.eval.num_overlays,
+                          max_images=cfg.eval.max_images, progress=progress)
+    evaluation.document["meta"] = {"run": cfg.name, "seed": cfg.seed, "train_seconds": round(result.seconds, 1),
+                                   "eval_seconds": round(time.perf_counter() - start, 1)}
+    write_run_report(trained, evaluation, out)
+    return evaluation.document
