@@ -127,3 +127,32 @@ def test_saved_config_loads_back_identically(tmp_path: Path) -> None:
 def test_a_loss_must_be_active_from_the_start() -> None:
     with pytest.raises(ConfigError, match="method.losses"):
         load_config("ablations/baseline", ["method.losses.cls.enabled=false", "method.losses.aux.start_iter=5"])
+
+
+def test_fidelity_presets_cover_the_same_switches_and_the_schema_defaults_are_the_paper_preset() -> None:
+    from omegaconf import OmegaConf
+
+    from seco.config import Config, _preset
+
+    def leaves(node, prefix: str = "") -> dict:
+        flat = {}
+        for key, value in node.items():
+            if OmegaConf.is_dict(value):
+                flat.update(leaves(value, f"{prefix}{key}."))
+            else:
+                flat[f"{prefix}{key}"] = value
+        return flat
+
+    public, paper = leaves(_preset("public")), leaves(_preset("paper"))
+    assert public.keys() == paper.keys() and len(public) > 20
+    schema = OmegaConf.structured(Config)
+    assert {k: OmegaConf.select(schema, k) for k in paper} == paper
+    assert [k for k in public if public[k] != paper[k]]  # they do differ
+
+
+def test_a_switch_set_after_the_fidelity_wins() -> None:
+    cfg = load_config("synthetic", ["method.fidelity=public", "method.rectification.sigma=3"])
+    assert (cfg.method.rectification.rule, cfg.method.rectification.sigma) == ("public", 3.0)
+    voc = load_config("voc")
+    assert voc.method.fidelity == "public" and voc.method.losses.lil.formula == "public"
+    assert load_config("voc", ["method.fidelity=paper"]).method.losses.lil.formula == "paper"
