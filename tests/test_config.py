@@ -78,9 +78,9 @@ def test_ablations_switch_the_paper_table2_components() -> None:
 
 def test_dotted_overrides_are_typed() -> None:
     cfg = load_config("synthetic", ["train.iterations=7", "method.cam.scales=[1.0, 0.5]",
-                                    "method.losses.lil.enabled=false", "model.kwargs.depth=2"])
+                                    "method.losses.lil.enabled=false", "model.kwargs.depth=3"])
     assert cfg.train.iterations == 7 and cfg.method.cam.scales == [1.0, 0.5]
-    assert cfg.method.losses.lil.enabled is False and cfg.model.kwargs["depth"] == 2
+    assert cfg.method.losses.lil.enabled is False and cfg.model.kwargs["depth"] == 3
 
 
 @pytest.mark.parametrize(
