@@ -81,5 +81,5 @@ def test_non_finite_loss_names_the_images_and_keeps_the_checkpoint(
     monkeypatch.setattr(step_module, "classification_loss", broken)
     longer = apply_overrides(tiny_cfg, ["train.iterations=6"])
     with pytest.raises(NonFiniteLossError, match=r"iteration 3 .*cls=nan.* on images "):
-        train(longer, progress=False)
+        train(longer, progress=False, allow_config_change=True)
     assert last.read_bytes() == before
