@@ -142,7 +142,7 @@ def _predictions(net: SeCoNet, loader: DataLoader, par: PAR | None, cfg: Config,
     device = next(net.parameters()).device
     has_contexts = bool(acc.contexts)
     for batch in loader:
-        bar.update(len(batch["name"]) + sum(1 for _ in batch["skipped"]))
+        bar.update(len(batch["name"]) + len(batch["skipped"]))
         if batch["skipped"]:
             result.skipped += batch["skipped"]
             bar.set_postfix(skipped=len(result.skipped), refresh=False)
