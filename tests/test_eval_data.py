@@ -35,7 +35,7 @@ def mixed_sizes(tmp_path: Path) -> Path:
 
 
 def _cfg(root: Path, *extra: str) -> Config:
-    return load_config("synthetic", ["data.format=voc", f"data.root={root}", "method.cam.scales=[1.0, 0.5]",
+    return load_config("synthetic", ["data.format=voc", f"data.root={root}", "method.cam.scales=[1.0]",
                                      "eval.seg_scales=[1.0]", *TINY_MODEL, *extra])
 
 
@@ -71,3 +71,14 @@ def test_a_model_of_other_classes_is_refused_before_evaluating(mixed_sizes: Path
     with pytest.raises(DataError, match=r"trained on 10 classes .* data \(data\.format=voc, data\.root=.*VOC, "
                                         r"split 'val'\) has 21"):
         evaluate(net, cfg, "val", progress=False, class_names=["background", *"abcdefghi"])
+
+
+def test_skip_drops_a_bad_image_from_the_evaluation_and_counts_it(mixed_sizes: Path) -> None:
+    (mixed_sizes / "JPEGImages" / "im2.jpg").write_bytes(b"not a jpeg")
+    cfg = _cfg(mixed_sizes, "data.on_error=skip")
+    net = build_model(cfg.model, 21).eval()
+    evaluation = evaluate(net, cfg, "val", outputs=("seg",), progress=False)
+    assert [bad.name for bad in evaluation.skipped] == ["im2"] and "im2.jpg" in evaluation.skipped[0].reason
+    assert evaluation.document["meta"] == {"images": 5, "skipped": 1}
+    h, w = SIZES[2]
+    assert evaluation.scored_pixels == sum(h * w for h, w in SIZES) - h * w

@@ -107,43 +107,38 @@ def _stop_with(monkeypatch: pytest.MonkeyPatch, signum: int, at_call: int) -> No
 
 
 def test_sigint_checkpoints_the_iteration_reached_and_resume_is_exact(
-    tiny_cfg: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+    tiny_cfg: Config, tiny_run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    cfg = apply_overrides(tiny_cfg, ["train.iterations=5", "train.ckpt_every=100"])
-    straight = dataclasses.replace(cfg, out_dir=str(tmp_path / "straight"))
-    train(straight, progress=False)
-    assert "iteration 0: aux, cls, LiG, LiL, PTC on\niteration 1: reg, seg on" in capsys.readouterr().out
-
+    cfg = apply_overrides(tiny_cfg, ["train.iterations=2", "train.ckpt_every=100"])  # tiny_run, never periodic
     with monkeypatch.context() as patch:
-        _stop_with(patch, signal.SIGINT, at_call=3)
+        _stop_with(patch, signal.SIGINT, at_call=1)
         with pytest.raises(TrainingInterrupted) as stopped:
             train(cfg, progress=False)
-    assert (stopped.value.iteration, stopped.value.exit_code) == (3, 130)
-    assert "SIGINT at iteration 3 of 5" in str(stopped.value)
-    assert load_checkpoint(Path(cfg.out_dir) / "last.pt")["iteration"] == 3  # not a periodic one (every 100)
+    assert (stopped.value.iteration, stopped.value.exit_code) == (1, 130)
+    assert "SIGINT at iteration 1 of 2" in str(stopped.value)
+    assert load_checkpoint(Path(cfg.out_dir) / "last.pt")["iteration"] == 1
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert capsys.readouterr().out == "iteration 0: aux, cls, LiG, LiL, PTC on\n"
 
-    capsys.readouterr()
     result = train(cfg, progress=False)
-    out = capsys.readouterr().out
-    assert "resuming from iteration 3 of 5" in out and "iteration 1:" not in out
-    assert (result.first_iteration, result.iterations, result.total) == (3, 2, 5)
-    a, b = (load_checkpoint(Path(c.out_dir) / "last.pt") for c in (straight, cfg))
+    assert capsys.readouterr().out == "resuming from iteration 1 of 2\niteration 1: reg, seg on\n"
+    assert (result.first_iteration, result.iterations, result.total) == (1, 1, 2)
+    a, b = load_checkpoint(tiny_run / "last.pt"), load_checkpoint(Path(cfg.out_dir) / "last.pt")
     for part in ("model", "state"):
         for key in a[part]:
             assert torch.equal(a[part][key], b[part][key]), f"{part}.{key}"
 
-    again = train(cfg, progress=False)
-    assert again.iterations == 0 and "is finished: iteration 5 of 5" in capsys.readouterr().out
+    assert train(cfg, progress=False).iterations == 0
+    assert "is finished: iteration 2 of 2" in capsys.readouterr().out
 
 
-def test_resuming_with_a_changed_config_names_the_keys(tiny_cfg: Config) -> None:
-    train(tiny_cfg, progress=False)
-    changed = apply_overrides(tiny_cfg, ["train.lr=0.5", "train.iterations=4", "train.log_every=7"])
+def test_resuming_with_a_changed_config_names_the_keys(tiny_cfg: Config, tiny_run: Path) -> None:
+    shutil.copytree(tiny_run, tiny_cfg.out_dir)
+    changed = apply_overrides(tiny_cfg, ["train.lr=0.5", "train.log_every=7"])  # 3 iterations; tiny_run has 2
     with pytest.raises(ConfigError) as refused:
         train(changed, progress=False)
     message = str(refused.value)
-    assert "last.pt was trained with another config: train.iterations (3 -> 4), train.lr (0.001 -> 0.5)" in message
+    assert "last.pt was trained with another config: train.iterations (2 -> 3), train.lr (0.001 -> 0.5)" in message
     assert "--allow-config-change" in message and "log_every" not in message
     assert train(changed, progress=False, allow_config_change=True).iterations == 1
     other_model = apply_overrides(changed, ["model.proj_dim=16"])

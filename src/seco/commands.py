@@ -39,7 +39,7 @@ def _train_and_report(cfg: Config, fresh: bool, skip_eval: bool = False, allow_c
 
 def _evaluate_into(trained: Trained, split: str, outputs: tuple[str, ...], crf: bool, out_dir: Path,
                    train_seconds: float | None = None) -> None:
-    from seco.engine.bad_samples import BAD_SAMPLES, BadSampleLog
+    from seco.engine.bad_samples import BadSampleLog, evaluation_list
     from seco.engine.evaluate import evaluate
     from seco.engine.run_report import write_run_report
     from seco.report.tables import split_label
@@ -58,7 +58,7 @@ def _evaluate_into(trained: Trained, split: str, outputs: tuple[str, ...], crf: 
     label = split_label(evaluation.document)
     if evaluation.skipped:
         out_dir.mkdir(parents=True, exist_ok=True)
-        log = BadSampleLog(out_dir / BAD_SAMPLES)
+        log = BadSampleLog(out_dir / evaluation_list(split))
         log.add(evaluation.skipped)
         print(f"evaluate {label}: skipped {len(log)} bad samples; listed in {log.path}")
     if evaluation.scored_pixels == 0:

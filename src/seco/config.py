@@ -424,7 +424,7 @@ def _validate_data(data: DataConfig) -> None:
     _need(data.format in {"synthetic", "voc", "coco", "folder"}, "data.format",
           f"{data.format!r} is not one of synthetic, voc, coco, folder")
     _need(data.on_error in {"raise", "skip"}, "data.on_error", f"{data.on_error!r} is not one of raise, skip")
-    for key in ("train_split", "val_split", "image_dir"):
+    for key in ("train_split", "val_split"):
         _need(bool(getattr(data, key).strip()), f"data.{key}", "must not be empty")
     _positive({"data.crop_size": data.crop_size})
     _non_negative({"data.num_workers": data.num_workers})

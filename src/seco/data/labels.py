@@ -69,8 +69,10 @@ class _ArrayUnpickler(pickle.Unpickler):
 
 def _image_name(key: Any) -> str:
     """IRN stores ``2007_000032`` as the integer 2007000032; ToCo and SeCo keep the string."""
-    text = str(int(key)) if isinstance(key, (int, np.integer)) else str(key)
-    return f"{text[:4]}_{text[4:]}" if text.isdigit() and len(text) == 10 else text
+    if not isinstance(key, (int, np.integer)):
+        return str(key)
+    text = str(int(key))
+    return f"{text[:4]}_{text[4:]}" if len(text) == 10 else text
 
 
 def read_npy_labels(path: Path) -> dict[str, list[Token]]:

@@ -10,6 +10,7 @@ and from one ``torch.Generator`` owned by the loop, both saved in checkpoints.
 from __future__ import annotations
 
 import math
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,7 +227,7 @@ def train(cfg: Config, resume: bool = True, progress: bool = True, allow_config_
     if run.start_iteration >= total:
         if dist.is_main():
             print(f"{run_dir} is finished: iteration {run.start_iteration} of {total}; nothing left to train "
-                  "(--fresh starts over)")
+                  "(--fresh starts over; a higher train.iterations with --allow-config-change trains on)")
         return TrainResult(run_dir, run_dir / LAST, 0, 0.0, 0.0, run.start_iteration, total)
     bad = BadSampleLog(run_dir / BAD_SAMPLES, keep=ckpt is not None) if dist.is_main() else None
     if bad is not None and bad.add(dataset.catalog.skipped):
@@ -280,8 +281,9 @@ def _loop(run: Training, net: torch.nn.Module, stream: TrainStream, logger: Scal
     for iteration in range(run.start_iteration, tr.iterations):
         if dist.any_rank(stop.signum is not None):
             bar.close()
-            raise TrainingInterrupted(stop.signum or 15, iteration, tr.iterations, _save(run, iteration))
-        if iteration in announce and (iteration > run.start_iteration or iteration == 0):
+            signum = stop.signum or signal.SIGTERM  # another process received it
+            raise TrainingInterrupted(signum, iteration, tr.iterations, _save(run, iteration))
+        if iteration in announce:
             tqdm.write(f"iteration {iteration}: {', '.join(announce[iteration])} on")
         raw = _next_batch(batches, run, stop, iteration)
         batch = to_device(raw, device)
