@@ -69,3 +69,13 @@ def voc_root(tmp_path: Path) -> Path:
 def tiny_cfg(synthetic_root: Path, tmp_path: Path) -> Config:
     """The synthetic config shrunk to a tiny model and a few iterations."""
     return load_config("synthetic", tiny_overrides(synthetic_root, tmp_path / "run"))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run folder of the tiny model trained 2 iterations on :func:`synthetic_root` (read it, do not write)."""
+    from seco.engine.train import train
+
+    out = tmp_path_factory.mktemp("tiny_run") / "run"
+    train(load_config("synthetic", tiny_overrides(synthetic_root, out, iterations=2)), progress=False)
+    return out

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import seco
 from seco.config import SyntheticConfig
 
 TINY_SYNTHETIC = SyntheticConfig(seed=0, n_train=24, n_val=8, image_size=96)
@@ -35,9 +39,37 @@ def tiny_overrides(root: Path, out: Path, iterations: int = 3) -> list[str]:
         "method.losses.lil.start_iter=0",
         "method.losses.seg.start_iter=1",
         "method.losses.reg.start_iter=1",
+        "method.losses.start_inclusive=true",  # seg and reg from iteration 1 itself
         "eval.batch_size=4",
         "eval.num_overlays=2",
         *TINY_MODEL,
     ]
 
 
+
+
+SECO = [sys.executable, "-m", "seco.cli"]
+
+
+def seco_env() -> dict[str, str]:
+    """The environment of a ``seco`` subprocess: it imports this checkout (PYTHONPATH passed through),
+    one thread, unbuffered output."""
+    src = str(Path(seco.__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def run_seco(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python -m seco.cli ARGS`` in a fresh process, as a user runs it."""
+    return subprocess.run([*SECO, *args], capture_output=True, text=True, timeout=timeout, env=seco_env())
+
+
+def assert_clean_error(done: subprocess.CompletedProcess, *named: str) -> str:
+    """A failed command printed one ``seco CMD: error: ...`` line naming each of ``named``, and no traceback."""
+    assert done.returncode == 1, (done.returncode, done.stderr[-3000:])
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if ": error: " in line]
+    assert len(errors) == 1, done.stderr[-3000:]
+    for name in named:
+        assert name in errors[0], (name, errors[0])
+    return errors[0]

@@ -10,6 +10,7 @@ from seco.config import (
     ConfigError,
     apply_overrides,
     available_configs,
+    config_diff,
     config_from_dict,
     load_config,
     save_config,
@@ -78,9 +79,9 @@ def test_ablations_switch_the_paper_table2_components() -> None:
 
 def test_dotted_overrides_are_typed() -> None:
     cfg = load_config("synthetic", ["train.iterations=7", "method.cam.scales=[1.0, 0.5]",
-                                    "method.losses.lil.enabled=false", "model.kwargs.depth=2"])
+                                    "method.losses.lil.enabled=false", "model.kwargs.depth=3"])
     assert cfg.train.iterations == 7 and cfg.method.cam.scales == [1.0, 0.5]
-    assert cfg.method.losses.lil.enabled is False and cfg.model.kwargs["depth"] == 2
+    assert cfg.method.losses.lil.enabled is False and cfg.model.kwargs["depth"] == 3
 
 
 @pytest.mark.parametrize(
@@ -156,3 +157,64 @@ def test_a_switch_set_after_the_fidelity_wins() -> None:
     voc = load_config("voc")
     assert voc.method.fidelity == "public" and voc.method.losses.lil.formula == "public"
     assert load_config("voc", ["method.fidelity=paper"]).method.losses.lil.formula == "paper"
+
+
+IMPOSSIBLE = [
+    ("train.batch_size=0", "train.batch_size"),
+    ("train.iterations=-5", "train.iterations"),
+    ("train.lr=0", "train.lr"),
+    ("train.log_every=0", "train.log_every"),
+    ("train.ckpt_every=0", "train.ckpt_every"),
+    ("train.warmup_ratio=2", "train.warmup_ratio"),
+    ("train.betas=[0.9, 1.5]", "train.betas"),
+    ("train.grad_clip=-1", "train.grad_clip"),
+    ("eval.batch_size=0", "eval.batch_size"),
+    ("eval.max_images=-1", "eval.max_images"),
+    ("eval.seg_scales=[1.0, 0]", "eval.seg_scales"),
+    ("data.crop_size=0", "data.crop_size"),
+    ("data.crop_size=200", "data.crop_size"),  # larger than the 96 px synthetic image at its largest scale
+    ("data.num_workers=-1", "data.num_workers"),
+    ("data.on_error=ignore", "data.on_error"),
+    ("data.synthetic.image_size=8", "data.synthetic.image_size"),
+    ("data.synthetic.n_train=0", "data.synthetic.n_train"),
+    ("data.class_names=[background]", "data.class_names"),
+    ("model.proj_hidden=0", "model.proj_hidden"),
+    ("model.seg_dilations=[]", "model.seg_dilations"),
+    ("model.aux_layer=-1", "model.aux_layer"),
+    ("model.aux_layer=7", "model.aux_layer"),  # the synthetic ViT has 4 blocks
+    ("method.cam.low_thr=0.8", "method.cam.low_thr"),  # above high_thr 0.7
+    ("method.cam.bkg_thr=1.5", "method.cam.bkg_thr"),
+    ("method.par.num_iter=0", "method.par.num_iter"),
+    ("method.par.dilations=[0]", "method.par.dilations"),
+    ("method.decomposition.patch_size=0", "method.decomposition.patch_size"),
+    ("method.decomposition.patch_size=128", "method.decomposition.patch_size"),  # larger than the 96 px crop
+    ("method.decomposition.num_patches=0", "method.decomposition.num_patches"),
+    ("method.decomposition.phi=1", "method.decomposition.phi"),
+    ("method.reservoir.capacity=100", "method.reservoir.capacity"),
+    ("method.teacher.momentum=1", "method.teacher.momentum"),
+    ("method.prototypes.momentum=-0.1", "method.prototypes.momentum"),
+    ("method.losses.lig.weight=-1", "method.losses.lig.weight"),
+    ("method.losses.tau_l=0", "method.losses.tau_l"),
+    ("method.losses.reg.window=4", "method.losses.reg.window"),
+    ("out_dir=''", "out_dir"),
+    ("method.fidelity=exact", "method.fidelity"),
+    ("method.losses.lil.formula=both", "method.losses.lil.formula"),
+    ("method.decomposition.num_global=3", "method.decomposition.num_global"),  # crop_and_rrc gives 2 views
+    ("method.rectification.sigma=-1", "method.rectification.sigma"),
+]
+
+
+@pytest.mark.parametrize(("override", "named"), IMPOSSIBLE)
+def test_every_impossible_value_is_refused_up_front_naming_its_key(override: str, named: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config("synthetic", [override])
+    assert f"'{named}'" in str(caught.value)
+
+
+def test_config_diff_names_changed_leaves_and_fills_missing_keys_with_defaults() -> None:
+    cfg = load_config("synthetic")
+    stored = to_dict(cfg)
+    del stored["eval"]["max_side"]  # written by an older version
+    changed = load_config("synthetic", ["train.lr=0.5", "model.kwargs.depth=3"])
+    assert config_diff(stored, changed) == {"model.kwargs.depth": (4, 3), "train.lr": (0.001, 0.5)}
+    assert config_diff(stored, cfg) == {}

@@ -11,7 +11,7 @@ from conftest import write_palette_png
 from PIL import Image
 
 from seco.config import DataConfig
-from seco.data import DataError, build_dataset
+from seco.data import DataError, build_dataset, pad_collate
 
 
 def _voc(root: Path, **fields: object) -> DataConfig:
@@ -104,3 +104,30 @@ def test_missing_root(tmp_path: Path) -> None:
         build_dataset(DataConfig(format="voc"), "train", train=True)
     with pytest.raises(DataError, match="nowhere"):
         build_dataset(_voc(tmp_path / "nowhere"), "train", train=True)
+
+
+def test_skip_leaves_bad_list_entries_out_and_names_them(voc_root: Path) -> None:
+    (voc_root / "ImageSets" / "Segmentation" / "train.txt").write_text("a\nghost\nb\n")
+    mask = np.zeros((16, 18), np.uint8)
+    mask[0, 0] = 40
+    write_palette_png(voc_root / "SegmentationClass" / "b.png", mask)
+    dataset = build_dataset(_voc(voc_root, on_error="skip"), "train", train=True)
+    assert dataset.names == ["a"]
+    skipped = {bad.name: bad.reason for bad in dataset.catalog.skipped}
+    assert set(skipped) == {"ghost", "b"}
+    assert "ghost" in skipped["ghost"] and "b.png" in skipped["b"] and "40" in skipped["b"]
+
+
+def test_skip_replaces_a_bad_training_sample_and_drops_a_bad_evaluation_sample(voc_root: Path) -> None:
+    (voc_root / "JPEGImages" / "a.jpg").write_bytes(b"not a jpeg at all")
+    train = build_dataset(_voc(voc_root, on_error="skip"), "train", train=True)
+    item = train[0]
+    assert item["name"] == "b" and [bad.name for bad in item["skipped"]] == ["a"]
+    assert "a.jpg" in item["skipped"][0].reason
+    evaluation = build_dataset(_voc(voc_root, on_error="skip"), "train", train=False)
+    dropped = evaluation[0]
+    assert "image" not in dropped and [bad.name for bad in dropped["skipped"]] == ["a"]
+    batch = pad_collate([dropped, evaluation[1]])
+    assert batch["name"] == ["b"] and [bad.name for bad in batch["skipped"]] == ["a"]
+    with pytest.raises(DataError, match="a.jpg"):
+        build_dataset(_voc(voc_root), "train", train=True)[0]

@@ -112,22 +112,32 @@ def test_interrupted_generation_leaves_nothing(tmp_path: Path, monkeypatch: pyte
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cache_module, "make_synthetic", fail)
+    (tmp_path / "set").mkdir()
     with pytest.raises(KeyboardInterrupt):
         ensure_synthetic(DataConfig(root=str(tmp_path / "set")))
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(tmp_path) == ["set"] and os.listdir(tmp_path / "set") == []
 
 
-def test_ensure_synthetic_uses_root_and_refuses_foreign_folder(tmp_path: Path) -> None:
+def test_ensure_synthetic_uses_root_and_refuses_foreign_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     small = SyntheticConfig(seed=2, n_train=2, n_val=1, image_size=32)
+    (tmp_path / "set").mkdir()
     root = ensure_synthetic(DataConfig(root=str(tmp_path / "set"), synthetic=small))
     assert root == tmp_path / "set"
     assert len((root / "ImageSets/Segmentation/train.txt").read_text().split()) == 2
-    with pytest.warns(UserWarning, match="other settings"):
-        assert ensure_synthetic(DataConfig(root=str(root))) == root
+    capsys.readouterr()
+    assert ensure_synthetic(DataConfig(root=str(root))) == root
+    warning = capsys.readouterr().err
+    assert warning.count("\n") == 1 and "other settings" in warning and "n_train 2 (config: 1200)" in warning
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(DataError, match="other"):
         ensure_synthetic(DataConfig(root=str(tmp_path / "other")))
+
+
+def test_a_synthetic_root_that_does_not_exist_asks_for_make_synthetic(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"data\.root=.*typo.*seco make-synthetic .*typo --seed 0 --n-train 1200"):
+        ensure_synthetic(DataConfig(root=str(tmp_path / "typo")))
+    assert not (tmp_path / "typo").exists()
 
 
 def test_evaluation_items_carry_their_context_map(synthetic_data_cfg) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from seco.report.metrics import segmentation_metrics
 from seco.report.plots import (
@@ -78,3 +79,59 @@ def test_tsne_is_deterministic_for_a_seed(tmp_path: Path) -> None:
     assert_png(first)
     assert first.read_bytes() == second.read_bytes()
     assert_png(tsne_embeddings(points[:2], labels[:2], NAMES, tmp_path / "tiny.png"))  # perplexity clipped to 1 < N
+
+
+def _figures(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Collect every figure the plot functions save."""
+    import seco.report.plots as plots
+
+    saved, real_save = [], plots._save
+
+    def keep(fig: object, path: object) -> Path:
+        saved.append(fig)
+        return real_save(fig, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    return saved
+
+
+def _overlaps(a: object, b: object) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_no_legend_covers_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    figures = _figures(monkeypatch)
+    full = segmentation_metrics(np.array([[50, 10, 0], [5, 20, 5], [0, 0, 10]]), NAMES)
+    per_class_iou_bars(full, tmp_path / "iou.png")
+    confusion_ratio_bars({"baseline": full, "seco": full}, tmp_path / "ratio.png")
+    labels = np.repeat(np.arange(3), 4)
+    tsne_embeddings(RNG.normal(size=(12, 4)) + labels[:, None], labels, NAMES, tmp_path / "t.png")
+    label = np.zeros((16, 16), np.int64)
+    cam_grid([CamSample(image(), label, label, cams={1: RNG.random((16, 16))})], NAMES, PALETTE,
+             tmp_path / "grid.png", title="val")
+    checked = 0
+    for fig in figures:
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        fig.draw(renderer)
+        legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
+        data_axes = [ax for ax in fig.axes if ax.has_data()]
+        for legend in legends:
+            box = legend.get_window_extent(renderer)
+            assert not any(_overlaps(box, ax.get_window_extent(renderer)) for ax in data_axes)
+            checked += 1
+    assert checked == 4
+
+
+def test_cam_grid_keeps_a_ground_truth_class_whose_cam_is_all_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    figures = _figures(monkeypatch)
+    label = np.zeros((16, 16), np.int64)
+    label[2:6, 2:6], label[8:12, 8:12] = 1, 2
+    sample = CamSample(image(), label, label, cams={1: RNG.random((16, 16)), 2: np.zeros((16, 16))},
+                       pred_title="Segmentation")
+    cam_grid([sample], NAMES, PALETTE, tmp_path / "grid.png")
+    titles = [ax.get_title() for ax in figures[0].axes]
+    assert titles[:5] == ["image", "ground truth", "CAM: boat", "CAM: horse (all zero)", "Segmentation"]
+    legend = figures[0].legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == ["background", "boat", "horse"]

@@ -62,6 +62,14 @@ def test_report_numbers_match_metrics_json(tmp_path: Path) -> None:
     assert (run / "figures" / "iou.png").is_file()
 
 
+def test_a_limited_evaluation_is_labelled_in_every_heading(tmp_path: Path) -> None:
+    write_report(tmp_path, {**BASELINE, "subset": {"first": 20, "of": 445}}, {})
+    report = (tmp_path / "report.md").read_text()
+    headings = [line for line in report.splitlines() if line.startswith("#")]
+    assert headings and all("(split: val, first 20 of 445 images)" in h for h in headings)
+    assert "mIoU (val, first 20 of 445 images)" in report
+
+
 def test_report_refuses_missing_figures(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="'cams'"):
         write_report(tmp_path, SECO, {"cams": tmp_path / "nope.png"})
@@ -94,5 +102,8 @@ def test_compare_runs_refuses_mixed_splits(tmp_path: Path) -> None:
     runs = [write_run(tmp_path / "a", BASELINE), write_run(tmp_path / "b", results_for([[1, 0, 0]] * 3, "train"))]
     with pytest.raises(ValueError, match="different splits"):
         compare_runs(runs, tmp_path / "cmp")
+    limited = write_run(tmp_path / "c", {**BASELINE, "subset": {"first": 2, "of": 9}})
+    with pytest.raises(ValueError, match="'val, first 2 of 9 images'"):
+        compare_runs([runs[0], limited], tmp_path / "cmp")
     with pytest.raises(FileNotFoundError, match="no metrics.json"):
         compare_runs([tmp_path / "missing"], tmp_path / "cmp")

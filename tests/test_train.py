@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
+import signal
 from pathlib import Path
 
 import pytest
 import torch
 
-from seco.config import Config, apply_overrides
-from seco.engine.checkpoint import load_checkpoint
-from seco.engine.train import NonFiniteLossError, train
+from seco.config import Config, ConfigError, apply_overrides
+from seco.data import DataError, build_dataset
+from seco.data.collate import train_collate
+from seco.engine.checkpoint import CheckpointError, load_checkpoint
+from seco.engine.loader import TrainStream
+from seco.engine.train import NonFiniteLossError, TrainingInterrupted, train
 
 
 def _weights(path: Path) -> dict[str, torch.Tensor]:
@@ -81,5 +87,77 @@ def test_non_finite_loss_names_the_images_and_keeps_the_checkpoint(
     monkeypatch.setattr(step_module, "classification_loss", broken)
     longer = apply_overrides(tiny_cfg, ["train.iterations=6"])
     with pytest.raises(NonFiniteLossError, match=r"iteration 3 .*cls=nan.* on images "):
-        train(longer, progress=False)
+        train(longer, progress=False, allow_config_change=True)
     assert last.read_bytes() == before
+
+
+def _stop_with(monkeypatch: pytest.MonkeyPatch, signum: int, at_call: int) -> None:
+    """Make the process receive ``signum`` during step number ``at_call`` (1-based) of the next run."""
+    import seco.engine.train as train_module
+
+    real_step, calls = train_module.seco_step, []
+
+    def signalled(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == at_call:
+            os.kill(os.getpid(), signum)
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "seco_step", signalled)
+
+
+def test_sigint_checkpoints_the_iteration_reached_and_resume_is_exact(
+    tiny_cfg: Config, tiny_run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    cfg = apply_overrides(tiny_cfg, ["train.iterations=2", "train.ckpt_every=100"])  # tiny_run, never periodic
+    with monkeypatch.context() as patch:
+        _stop_with(patch, signal.SIGINT, at_call=1)
+        with pytest.raises(TrainingInterrupted) as stopped:
+            train(cfg, progress=False)
+    assert (stopped.value.iteration, stopped.value.exit_code) == (1, 130)
+    assert "SIGINT at iteration 1 of 2" in str(stopped.value)
+    assert load_checkpoint(Path(cfg.out_dir) / "last.pt")["iteration"] == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert capsys.readouterr().out == "iteration 0: aux, cls, LiG, LiL, PTC on\n"
+
+    result = train(cfg, progress=False)
+    assert capsys.readouterr().out == "resuming from iteration 1 of 2\niteration 1: reg, seg on\n"
+    assert (result.first_iteration, result.iterations, result.total) == (1, 1, 2)
+    a, b = load_checkpoint(tiny_run / "last.pt"), load_checkpoint(Path(cfg.out_dir) / "last.pt")
+    for part in ("model", "state"):
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), f"{part}.{key}"
+
+    assert train(cfg, progress=False).iterations == 0
+    assert "is finished: iteration 2 of 2" in capsys.readouterr().out
+
+
+def test_resuming_with_a_changed_config_names_the_keys(tiny_cfg: Config, tiny_run: Path) -> None:
+    shutil.copytree(tiny_run, tiny_cfg.out_dir)
+    changed = apply_overrides(tiny_cfg, ["train.lr=0.5", "train.log_every=7"])  # 3 iterations; tiny_run has 2
+    with pytest.raises(ConfigError) as refused:
+        train(changed, progress=False)
+    message = str(refused.value)
+    assert "last.pt was trained with another config: train.iterations (2 -> 3), train.lr (0.001 -> 0.5)" in message
+    assert "--allow-config-change" in message and "log_every" not in message
+    assert train(changed, progress=False, allow_config_change=True).iterations == 1
+    other_model = apply_overrides(changed, ["model.proj_dim=16"])
+    with pytest.raises(CheckpointError, match=r"last\.pt does not fit the model: .*model\.proj_dim"):
+        train(other_model, progress=False, allow_config_change=True)
+
+
+def test_skip_leaves_a_corrupt_image_out_counts_and_lists_it(
+    tiny_cfg: Config, synthetic_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    root = Path(shutil.copytree(synthetic_root, tmp_path / "set"))
+    cfg = apply_overrides(tiny_cfg, [f"data.root={root}", "train.iterations=2"])
+    dataset = build_dataset(cfg.data, "train", train=True)
+    first = next(TrainStream(dataset, cfg.train.batch_size, cfg.seed, collate_fn=train_collate).iterate(0))["name"][0]
+    (root / "JPEGImages" / f"{first}.jpg").write_bytes(b"\xff\xd8 truncated")  # in the first batch
+    with pytest.raises(DataError, match=f"{first}.jpg"):
+        train(cfg, progress=False)
+    train(apply_overrides(cfg, ["data.on_error=skip"]), progress=True)
+    assert "skipped=1" in capsys.readouterr().err.splitlines()[-1]
+    listed = (Path(cfg.out_dir) / "bad_samples.txt").read_text().splitlines()
+    assert len(listed) == 1 and listed[0].startswith(f"{first}\t") and f"{first}.jpg" in listed[0]
+    assert load_checkpoint(Path(cfg.out_dir) / "last.pt")["iteration"] == 2

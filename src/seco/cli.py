@@ -10,10 +10,13 @@ Every command that builds a model takes ``--config NAME|FILE`` (default
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 __all__ = ["main"]
+
+ALLOW_CHANGE_HELP = "resume OUT/last.pt even if the config changed since (the changed keys are listed otherwise)"
 
 
 def _add_config_args(parser: argparse.ArgumentParser, default: str | None = "synthetic") -> None:
@@ -30,12 +33,19 @@ def _build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="generate the synthetic benchmark, train SeCo, evaluate, print the table")
     demo.add_argument("--out", default=None, help="run folder (default runs/demo)")
     demo.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in the run folder")
+    demo.add_argument("--allow-config-change", action="store_true", help=ALLOW_CHANGE_HELP)
     _add_config_args(demo)
 
     train = sub.add_parser("train", help="train SeCo or an ablation")
     train.add_argument("--fresh", action="store_true", help="do not resume from OUT/last.pt")
     train.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
+    train.add_argument("--allow-config-change", action="store_true", help=ALLOW_CHANGE_HELP)
     _add_config_args(train)
+
+    check = sub.add_parser("check-data", help="read every sample of a split in parallel and list the bad ones")
+    check.add_argument("--split", default=None, help="data split (default data.train_split)")
+    check.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="worker processes")
+    _add_config_args(check)
 
     evaluate = sub.add_parser("evaluate", help="CAM, pseudo-mask and segmentation mIoU of a checkpoint")
     evaluate.add_argument("--checkpoint", required=True, type=Path)
@@ -53,7 +63,9 @@ def _build_parser() -> argparse.ArgumentParser:
     predict = sub.add_parser("predict", help="segment your own images (files or folders)")
     predict.add_argument("paths", nargs="+", type=Path)
     predict.add_argument("--checkpoint", required=True, type=Path)
-    predict.add_argument("--out", default=Path("predictions"), type=Path)
+    predict.add_argument("--out", default=Path("predictions"), type=Path,
+                         help="output folder; a folder given as input keeps its sub-folders there")
+    predict.add_argument("--overwrite", action="store_true", help="replace predictions already in --out")
 
     compare = sub.add_parser("compare", help="compare the metrics of several runs")
     compare.add_argument("runs", nargs="+", type=Path)
@@ -90,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     from seco.engine import dist
     from seco.engine.checkpoint import CheckpointError
     from seco.engine.crf import MissingExtraError
+    from seco.engine.predict import PredictError
+    from seco.engine.stop import TrainingInterrupted
     from seco.engine.train import NonFiniteLossError
 
     try:
@@ -97,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; the last checkpoint is intact and `seco train` resumes from it", file=sys.stderr)
         return 130
-    except (ConfigError, DataError, CheckpointError, MissingExtraError, NonFiniteLossError,
+    except TrainingInterrupted as stop:
+        print(f"seco {args.command}: {stop}", file=sys.stderr)
+        return stop.exit_code
+    except (ConfigError, DataError, CheckpointError, MissingExtraError, NonFiniteLossError, PredictError,
             FileNotFoundError) as err:
         # These errors already name the file or the config key at fault.
         print(f"seco {args.command}: error: {err}", file=sys.stderr)

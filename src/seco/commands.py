@@ -21,37 +21,69 @@ def _with_out(cfg: Config, out: str | None) -> Config:
     return dataclasses.replace(cfg, out_dir=out) if out else cfg
 
 
-def _train_and_report(cfg: Config, fresh: bool, skip_eval: bool = False) -> Path:
+def _train_and_report(cfg: Config, fresh: bool, skip_eval: bool = False, allow_config_change: bool = False) -> Path:
     from seco.engine.restore import load_trained
     from seco.engine.train import train
 
-    result = train(cfg, resume=not fresh)
-    if dist.is_main():
-        print(f"trained {result.iterations} iterations in {result.seconds:.0f} s "
+    result = train(cfg, resume=not fresh, allow_config_change=allow_config_change)
+    if dist.is_main() and result.iterations:
+        print(f"trained {result.iterations} iterations in this process (iteration {result.first_iteration} -> "
+              f"{result.first_iteration + result.iterations} of {result.total}) in {result.seconds:.0f} s "
               f"({result.images_per_second:.1f} img/s); checkpoint {result.checkpoint}")
     if not skip_eval:
         trained = load_trained(result.checkpoint)
         _evaluate_into(trained, cfg.eval.split, ("cam", "mask", "seg"), cfg.eval.crf, Path(cfg.out_dir),
-                       train_seconds=result.seconds)
+                       train_seconds=result.seconds if result.iterations else None)
     return result.checkpoint
 
 
 def _evaluate_into(trained: Trained, split: str, outputs: tuple[str, ...], crf: bool, out_dir: Path,
                    train_seconds: float | None = None) -> None:
+    from seco.engine.bad_samples import BadSampleLog, evaluation_list
     from seco.engine.evaluate import evaluate
     from seco.engine.run_report import write_run_report
+    from seco.report.tables import split_label
 
     cfg = trained.cfg
     start = time.perf_counter()
     evaluation = evaluate(trained.net, cfg, split, outputs, crf=crf, max_images=cfg.eval.max_images,
                           num_samples=cfg.eval.num_overlays, num_embeddings=cfg.eval.num_embeddings,
-                          progress=dist.is_main())
+                          progress=dist.is_main(), class_names=trained.class_names)
     meta = evaluation.document.setdefault("meta", {})
     meta.update(run=cfg.name, iteration=trained.iteration, eval_seconds=round(time.perf_counter() - start, 1))
     if train_seconds is not None:
         meta["train_seconds"] = round(train_seconds, 1)
-    if dist.is_main():
-        print(write_run_report(trained, evaluation, out_dir))
+    if not dist.is_main():
+        return
+    label = split_label(evaluation.document)
+    if evaluation.skipped:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        log = BadSampleLog(out_dir / evaluation_list(split))
+        log.add(evaluation.skipped)
+        print(f"evaluate {label}: skipped {len(log)} bad samples; listed in {log.path}")
+    if evaluation.scored_pixels == 0:
+        print(f"evaluate {label}: nothing to score: none of the {meta['images']} images has a ground-truth "
+              f"mask pixel (masks are read from data.mask_dir={cfg.data.mask_dir!r}); no report written")
+        return
+    print(write_run_report(trained, evaluation, out_dir))
+
+
+def _check_data(cfg: Config, split: str | None, workers: int) -> None:
+    from seco.data import DataError
+    from seco.engine.check_data import check_split
+
+    check = check_split(cfg, split or cfg.data.train_split, workers)
+    shown = 20
+    for bad in check.bad[:shown]:
+        print(bad.line())
+    if len(check.bad) > shown:
+        print(f"... and {len(check.bad) - shown} more")
+    summary = (f"checked {check.checked} samples of split {check.split!r} in {check.seconds:.1f} s with "
+               f"{workers} workers: ")
+    if check.bad:
+        raise DataError(summary + f"{len(check.bad)} bad (listed above); fix or remove them, or set "
+                        "data.on_error=skip to leave them out of runs")
+    print(summary + "all good")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -65,11 +97,11 @@ def run_command(args: argparse.Namespace) -> int:
 
             print(f"synthetic co-occurrence benchmark: {ensure_synthetic(cfg.data)} "
                   f"({time.perf_counter() - start:.1f} s)")
-        _train_and_report(cfg, args.fresh)
+        _train_and_report(cfg, args.fresh, allow_config_change=args.allow_config_change)
         print(f"demo finished in {time.perf_counter() - start:.0f} s; see {cfg.out_dir}/report.md")
     elif command == "train":
         cfg = load_config(args.config, args.overrides)
-        _train_and_report(cfg, args.fresh, skip_eval=args.no_eval)
+        _train_and_report(cfg, args.fresh, skip_eval=args.no_eval, allow_config_change=args.allow_config_change)
     elif command == "evaluate":
         from seco.engine.restore import load_trained
 
@@ -86,12 +118,18 @@ def run_command(args: argparse.Namespace) -> int:
         trained = load_trained(args.checkpoint, args.config, args.overrides)
         split = args.split or trained.cfg.data.train_split
         written = export_masks(trained, split, args.out)
-        print(f"wrote {written} pseudo masks of split {split!r} to {args.out}")
+        limit = trained.cfg.eval.max_images
+        limited = f" (its first {written} images: eval.max_images={limit})" if 0 < limit <= written else ""
+        print(f"wrote {written} pseudo masks of split {split!r}{limited} to {args.out}")
     elif command == "predict":
-        from seco.engine.predict import Predictor, predict_paths
+        from seco.engine.predict import Predictor, plan_predictions, predict_paths
 
-        written = predict_paths(Predictor.from_checkpoint(args.checkpoint), args.paths, args.out)
-        print(f"wrote {len(written)} masks and overlays to {args.out}")
+        plan_predictions(args.paths, args.out, args.overwrite)  # refuse before loading the model
+        written = predict_paths(Predictor.from_checkpoint(args.checkpoint), args.paths, args.out, args.overwrite)
+        print(f"wrote {len(written)} masks and {len(written)} overlays to {args.out}")
+    elif command == "check-data":
+        _check_data(load_config(args.config, args.overrides), args.split, args.workers)
+        return 0
     elif command == "compare":
         from seco.report.report import compare_runs
 

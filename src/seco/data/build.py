@@ -53,7 +53,7 @@ def _read_synthetic(cfg: DataConfig, split: str, train: bool) -> Catalog:
     root = ensure_synthetic(cfg)
     catalog = read_voc(
         root, split, class_names=read_classes(root), require_labels=train,
-        labels_file=_under(root, cfg.labels_file or SYNTHETIC_LABELS, split),
+        labels_file=_under(root, cfg.labels_file or SYNTHETIC_LABELS, split), skip_bad=cfg.on_error == "skip",
     )
     records = [dataclasses.replace(r, context=PngMask(root / CONTEXT_DIR / f"{r.name}.png")) for r in catalog.records]
     return dataclasses.replace(catalog, records=records, cooccurrence=read_cooccurrence(root),
@@ -64,22 +64,23 @@ def _read_files(cfg: DataConfig, split: str, train: bool) -> Catalog:
     root = _root(cfg)
     image_dir, mask_dir = fill_split(cfg.image_dir, split), fill_split(cfg.mask_dir, split)
     labels_file = _under(root, cfg.labels_file, split)
+    skip_bad = cfg.on_error == "skip"
     if cfg.format == "coco" and cfg.annotations:
         return read_coco(
             root, annotations=root / fill_split(cfg.annotations, split), image_dir=image_dir,
-            class_names=cfg.class_names, require_labels=train,
+            class_names=cfg.class_names, require_labels=train, skip_bad=skip_bad,
         )
     if cfg.format in ("voc", "coco"):
         return read_voc(
             root, split, class_names=default_class_names(cfg), image_dir=image_dir,
-            mask_dir=mask_dir, labels_file=labels_file, require_labels=train,
+            mask_dir=mask_dir, labels_file=labels_file, require_labels=train, skip_bad=skip_bad,
         )
     if cfg.format == "folder":
         if labels_file is None:
-            raise DataError(f"{root}: format 'folder' needs data.labels_file (CSV or JSON of image labels)")
+            raise DataError(f"{root}: format 'folder' needs data.labels_file (CSV, JSON or cls_labels.npy)")
         return read_folder(
             root, labels_file=labels_file, class_names=cfg.class_names, image_dir=image_dir,
-            mask_dir=mask_dir, require_labels=train,
+            mask_dir=mask_dir, require_labels=train, skip_bad=skip_bad,
         )
     raise DataError(f"unknown data.format {cfg.format!r}; expected synthetic, voc, coco or folder")
 
@@ -103,6 +104,8 @@ def read_catalog(cfg: DataConfig, split: str, train: bool) -> Catalog:
 
     ``train`` demands at least one foreground label per image. Co-occurrence
     pairs come from the synthetic set itself or else from ``cfg.cooccurrence``.
+    With ``cfg.on_error == "skip"`` bad entries are left out and listed in
+    ``Catalog.skipped``.
     """
     if cfg.format == "synthetic":
         return _read_synthetic(cfg, split, train)
@@ -113,7 +116,12 @@ def read_catalog(cfg: DataConfig, split: str, train: bool) -> Catalog:
 def build_dataset(cfg: DataConfig, split: str, train: bool, global_view: bool = False) -> SegDataset:
     """The dataset of ``split``: training transforms when ``train``; else the plain images with
     their context maps, if the set has them. ``global_view`` adds the public code's second global
-    view of each image at the crop size (:class:`~seco.data.transforms.GlobalView`)."""
+    view of each image at the crop size (:class:`~seco.data.transforms.GlobalView`).
+
+    With ``cfg.on_error == "skip"`` a bad sample is replaced by the next good
+    one in training (full batches) and dropped in evaluation.
+    """
+    on_bad = "raise" if cfg.on_error == "raise" else ("replace" if train else "drop")
     view = GlobalView(cfg.crop_size) if global_view else None
     return SegDataset(read_catalog(cfg, split, train), build_transform(cfg, train), with_context=not train,
-                      global_view=view)
+                      global_view=view, on_bad=on_bad)

@@ -16,6 +16,7 @@ from pycocotools.coco import COCO
 from seco.data.errors import DataError
 from seco.data.files import find_image, image_index
 from seco.data.records import Catalog, Record
+from seco.data.skip import BadSample, record_errors
 from seco.labels import IGNORE_INDEX
 
 __all__ = ["CocoMask", "CocoMasks", "read_coco"]
@@ -86,12 +87,14 @@ def read_coco(
     class_names: Sequence[str] = (),
     require_labels: bool = False,
     ignore_index: int = IGNORE_INDEX,
+    skip_bad: bool = False,
 ) -> Catalog:
     """Records of every image of an instances file, images in ``root/<image_dir>``.
 
     Class names come from the file's categories unless ``class_names`` is given.
     With ``require_labels`` (training) images without a non-crowd annotation
-    are left out, as WSSS training lists do.
+    are left out, as WSSS training lists do. With ``skip_bad`` an image
+    without its file is left out and listed in :attr:`Catalog.skipped`.
     """
     masks = CocoMasks(annotations, ignore_index)
     names = list(class_names) or ["background", *masks.category_names()]
@@ -103,10 +106,13 @@ def read_coco(
     image_folder = root / image_dir
     images = image_index(image_folder)
     records = []
+    bad: list[BadSample] | None = [] if skip_bad else None
     for image_id in sorted(masks.coco.imgs):
         labels = masks.labels(image_id)
         if require_labels and not labels:
             continue
-        image = find_image(images, masks.coco.imgs[image_id]["file_name"], annotations, image_folder)
-        records.append(Record(image.stem, image, labels, CocoMask(masks, image_id)))
-    return Catalog(root=root, records=records, class_names=names)
+        file_name = masks.coco.imgs[image_id]["file_name"]
+        with record_errors(bad, Path(file_name).stem):
+            image = find_image(images, file_name, annotations, image_folder)
+            records.append(Record(image.stem, image, labels, CocoMask(masks, image_id)))
+    return Catalog(root=root, records=records, class_names=names, skipped=bad or [])

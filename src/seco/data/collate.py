@@ -7,10 +7,24 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch.utils.data import default_collate
 
 from seco.labels import IGNORE_INDEX
 
-__all__ = ["pad_collate"]
+__all__ = ["pad_collate", "train_collate"]
+
+
+def _split_skipped(batch: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The items that hold an image (without their ``skipped`` entry) and every skipped sample."""
+    skipped = [bad for item in batch for bad in item.get("skipped", ())]
+    kept = [{k: v for k, v in item.items() if k != "skipped"} for item in batch if "image" in item]
+    return kept, skipped
+
+
+def train_collate(batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """``default_collate`` of the items, plus ``skipped``: the bad samples left out to make them."""
+    kept, skipped = _split_skipped(batch)
+    return {**default_collate(kept), "skipped": skipped}
 
 
 def pad_collate(batch: Sequence[dict[str, Any]], ignore_index: int = IGNORE_INDEX) -> dict[str, Any]:
@@ -18,8 +32,12 @@ def pad_collate(batch: Sequence[dict[str, Any]], ignore_index: int = IGNORE_INDE
     none) at the bottom and right.
 
     Each item's ``size`` and ``crop_box`` stay as they were, so callers can cut
-    the padding off again.
+    the padding off again. Dropped bad samples (items without an image) are
+    left out and listed in ``skipped``; ``name`` is empty when all were.
     """
+    batch, skipped = _split_skipped(batch)
+    if not batch:
+        return {"name": [], "skipped": skipped}
     height = max(item["image"].shape[-2] for item in batch)
     width = max(item["image"].shape[-1] for item in batch)
 
@@ -33,6 +51,7 @@ def pad_collate(batch: Sequence[dict[str, Any]], ignore_index: int = IGNORE_INDE
         "crop_box": torch.stack([item["crop_box"] for item in batch]),
         "size": torch.stack([item["size"] for item in batch]),
         "name": [item["name"] for item in batch],
+        "skipped": skipped,
     }
     if "context" in batch[0]:
         batched["context"] = torch.stack([pad(item["context"], 0) for item in batch])

@@ -10,13 +10,17 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from seco.data.errors import DataError
 from seco.data.files import check_class_ids, check_mask_size, read_image
 from seco.data.palette import voc_palette
 from seco.data.records import Catalog, Record
+from seco.data.skip import BadSample
 from seco.data.transforms import Transform
 from seco.labels import IGNORE_INDEX
 
-__all__ = ["SegDataset"]
+__all__ = ["ON_BAD", "SegDataset"]
+
+ON_BAD = ("raise", "replace", "drop")
 
 
 class SegDataset(Dataset):
@@ -33,15 +37,25 @@ class SegDataset(Dataset):
     ``global_view``: that transform of the whole uint8 image (the public
     code's second global view). Masks are checked (size, class ids) when their
     item is loaded.
+
+    ``on_bad`` says what a sample whose files fail those checks does:
+    ``raise`` the :class:`DataError` naming the file; ``replace`` it by the
+    next good sample, so training batches stay full; or ``drop`` it, so
+    evaluation counts every image once (the item is then ``{"name", "skipped"}``
+    only). Either way the item's ``skipped`` lists the bad samples met.
     """
 
     def __init__(self, catalog: Catalog, transform: Transform, ignore_index: int = IGNORE_INDEX,
-                 with_context: bool = False, global_view: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+                 with_context: bool = False, global_view: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 on_bad: str = "raise") -> None:
+        if on_bad not in ON_BAD:
+            raise ValueError(f"on_bad must be one of {', '.join(ON_BAD)}, got {on_bad!r}")
         self.catalog = catalog
         self.transform = transform
         self.global_view = global_view
         self.with_context = with_context and bool(catalog.contexts)
         self.ignore_index = ignore_index
+        self.on_bad = on_bad
         self.palette = voc_palette()
 
     @property
@@ -89,6 +103,24 @@ class SegDataset(Dataset):
         return mask
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        if self.on_bad == "raise":
+            return self.load_item(index)
+        skipped: list[BadSample] = []
+        for offset in range(len(self)):
+            record = self.catalog.records[(index + offset) % len(self)]
+            try:
+                item = self.load_item((index + offset) % len(self))
+            except DataError as err:
+                skipped.append(BadSample(record.name, str(err)))
+                if self.on_bad == "drop":
+                    return {"name": record.name, "skipped": skipped}
+                continue
+            item["skipped"] = skipped
+            return item
+        raise DataError(f"{self.root}: every one of the {len(self)} samples is bad, e.g. {skipped[0].reason}")
+
+    def load_item(self, index: int) -> dict[str, Any]:
+        """Item ``index``, or the :class:`DataError` that names its bad file."""
         record = self.catalog.records[index]
         pixels = read_image(record.image)
         image_hw = (pixels.shape[0], pixels.shape[1])

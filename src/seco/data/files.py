@@ -12,6 +12,7 @@ from seco.data.errors import DataError
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "UNREADABLE",
     "check_class_ids",
     "check_mask_size",
     "find_image",
@@ -24,7 +25,7 @@ __all__ = [
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"})
 _INDEX_MODES = frozenset({"P", "L", "I", "I;16"})
-_UNREADABLE = (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError)
+UNREADABLE = (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError)
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -32,7 +33,7 @@ def read_image(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as img:
             return np.array(img.convert("RGB"))
-    except _UNREADABLE as err:
+    except UNREADABLE as err:
         raise DataError(f"{path}: unreadable or corrupt image ({err})") from err
 
 
@@ -41,7 +42,7 @@ def read_index_png(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as img:
             mode, values = img.mode, np.array(img, dtype=np.int64)
-    except _UNREADABLE as err:
+    except UNREADABLE as err:
         raise DataError(f"{path}: unreadable or corrupt mask ({err})") from err
     if mode not in _INDEX_MODES:
         raise DataError(f"{path}: mask has mode {mode}; expected a palette (P) or greyscale (L) PNG of class indices")

@@ -9,6 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from seco.data.files import read_index_png
+from seco.data.skip import BadSample
 
 __all__ = ["Catalog", "MaskSource", "PngMask", "Record"]
 
@@ -60,7 +61,8 @@ class Catalog:
     """The records of one split plus what a dataset needs to know about its classes.
 
     ``contexts`` names the context ids of the records' context maps (id k is
-    ``contexts[k - 1]``); empty when the set has none.
+    ``contexts[k - 1]``); empty when the set has none. ``skipped`` lists the
+    samples a reader left out because they were bad (``data.on_error: skip``).
     """
 
     root: Path
@@ -68,3 +70,4 @@ class Catalog:
     class_names: list[str]
     cooccurrence: list[tuple[str, str]] = field(default_factory=list)
     contexts: list[str] = field(default_factory=list)
+    skipped: list[BadSample] = field(default_factory=list)

@@ -16,6 +16,7 @@ from seco.data.files import (
 )
 from seco.data.labels import check_foreground, read_label_file, resolve_labels
 from seco.data.records import Catalog, PngMask, Record
+from seco.data.skip import BadSample, record_errors
 from seco.labels import IGNORE_INDEX
 
 __all__ = ["read_voc"]
@@ -31,13 +32,15 @@ def read_voc(
     labels_file: Path | None = None,
     require_labels: bool = False,
     ignore_index: int = IGNORE_INDEX,
+    skip_bad: bool = False,
 ) -> Catalog:
     """Records of ``root/ImageSets/Segmentation/<split>.txt``.
 
     Images live in ``root/<image_dir>`` and masks (optional when a labels file
     is given) in ``root/<mask_dir>/<name>.png``. Image-level labels come from
     ``labels_file`` or, without one, from the classes present in each mask
-    (read now).
+    (read now). With ``skip_bad`` an entry with an error is left out and
+    listed in :attr:`Catalog.skipped` instead.
 
     Raises:
         DataError: missing split list, an entry without image, an unknown label,
@@ -50,22 +53,24 @@ def read_voc(
     mask_folder = root / mask_dir
     table = read_label_file(labels_file) if labels_file is not None else None
     records = []
+    bad: list[BadSample] | None = [] if skip_bad else None
     for name in names:
-        image = find_image(images, name, list_path, image_folder)
-        mask_path = mask_folder / f"{name}.png"
-        mask = PngMask(mask_path) if mask_path.is_file() else None
-        if table is not None:
-            if name not in table:
-                raise DataError(f"{labels_file}: no labels for image {name!r} listed in {list_path}")
-            origin = f"{labels_file}: entry {name!r}"
-            labels = resolve_labels(table[name], class_names, origin)
-        else:
-            origin = str(mask_path)
-            labels = _labels_from_mask(mask_path, len(class_names), ignore_index)
-        if require_labels:
-            check_foreground(labels, origin)
-        records.append(Record(name, image, labels, mask))
-    return Catalog(root=root, records=records, class_names=list(class_names))
+        with record_errors(bad, name):
+            image = find_image(images, name, list_path, image_folder)
+            mask_path = mask_folder / f"{name}.png"
+            mask = PngMask(mask_path) if mask_path.is_file() else None
+            if table is not None:
+                if name not in table:
+                    raise DataError(f"{labels_file}: no labels for image {name!r} listed in {list_path}")
+                origin = f"{labels_file}: entry {name!r}"
+                labels = resolve_labels(table[name], class_names, origin)
+            else:
+                origin = str(mask_path)
+                labels = _labels_from_mask(mask_path, len(class_names), ignore_index)
+            if require_labels:
+                check_foreground(labels, origin)
+            records.append(Record(name, image, labels, mask))
+    return Catalog(root=root, records=records, class_names=list(class_names), skipped=bad or [])
 
 
 def _labels_from_mask(mask_path: Path, num_classes: int, ignore_index: int) -> tuple[int, ...]:

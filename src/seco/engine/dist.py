@@ -11,8 +11,8 @@ import os
 import torch
 import torch.distributed as dist
 
-__all__ = ["all_reduce_sum", "barrier", "cleanup", "init_distributed", "is_main", "rank", "resolve_device",
-           "world_size"]
+__all__ = ["all_reduce_sum", "any_rank", "barrier", "cleanup", "init_distributed", "is_main", "rank",
+           "resolve_device", "world_size"]
 
 
 def resolve_device(device: str) -> torch.device:
@@ -61,6 +61,15 @@ def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     if dist.is_initialized():
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
+
+
+def any_rank(flag: bool) -> bool:
+    """Whether ``flag`` holds on any process (so all agree, e.g. to stop at one iteration)."""
+    if not dist.is_initialized():
+        return flag
+    value = torch.tensor([int(flag)])  # a CPU tensor: gloo carries it beside NCCL
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
 
 
 def cleanup() -> None:

@@ -1,7 +1,9 @@
 """Evaluation: CAMs, pseudo masks and segmentation, each with and without CRF.
 
-Predictions are batched on the device; metrics come from one confusion
-matrix per output whose size is the data set's class count. With
+Predictions are batched on the device, in batches of images of one size
+(:mod:`seco.engine.eval_data`), so no padding reaches the network; metrics
+come from one confusion matrix per output whose size is the data set's
+class count. With
 ``crf=True`` every output is also refined by a dense CRF in worker
 processes: the items stream through a bounded window, so at most a few
 probability maps exist at once and nothing float is written to disk.
@@ -9,25 +11,28 @@ probability maps exist at once and nothing float is written to disk.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from seco.config import Config
-from seco.data import SegDataset, build_dataset, pad_collate
+from seco.data import SegDataset
+from seco.data.skip import BadSample
 from seco.engine import dist
 from seco.engine.crf import CRFPool
+from seco.engine.eval_data import eval_dataset, eval_loader, select
 from seco.engine.inference import predict_scores
 from seco.engine.progress import progress_bar
 from seco.method.par import PAR, build_par
 from seco.model import SeCoNet
 from seco.report.metrics import ConfusionMatrix, ContextFalsePositives, cooccurrence_table, segmentation_metrics
 from seco.report.plots import CamSample
+from seco.report.tables import BLOCK_TITLES
 
 __all__ = ["Evaluation", "evaluate"]
 
@@ -39,23 +44,26 @@ class Evaluation:
     """Metrics of one split: ``document`` is the metrics.json content.
 
     ``samples`` are overlay examples; ``embeddings`` are ``(class id, Z)``
-    pairs of single-label images, the projected class tokens of eq. 3.
+    pairs of single-label images, the projected class tokens of eq. 3;
+    ``skipped`` the bad samples left out (``data.on_error: skip``).
     """
 
     document: dict[str, Any]
     samples: list[CamSample] = field(default_factory=list)
     embeddings: list[tuple[int, torch.Tensor]] = field(default_factory=list)
+    skipped: list[BadSample] = field(default_factory=list)
+
+    @property
+    def scored_pixels(self) -> int:
+        """Ground-truth pixels the metrics counted (0: the images had no masks)."""
+        return max((block["num_pixels"] for block in self.document.get("results", {}).values()), default=0)
 
 
 @dataclass
 class _Accumulators:
     matrices: dict[str, ConfusionMatrix]
     contexts: dict[str, ContextFalsePositives]
-
-
-def _shard(dataset: SegDataset, max_images: int) -> Subset:
-    count = len(dataset) if max_images <= 0 else min(max_images, len(dataset))
-    return Subset(dataset, list(range(dist.rank(), count, dist.world_size())))
+    images: int = 0
 
 
 def _context_names(dataset: SegDataset) -> list[str] | None:
@@ -64,9 +72,14 @@ def _context_names(dataset: SegDataset) -> list[str] | None:
 
 def evaluate(net: SeCoNet, cfg: Config, split: str, outputs: tuple[str, ...] = ("cam", "mask", "seg"),
              crf: bool = False, max_images: int = 0, num_samples: int = 0, num_embeddings: int = 0,
-             progress: bool = True) -> Evaluation:
-    """Evaluate ``outputs`` on ``split``; CRF variants are named ``<output>_crf``."""
-    dataset = build_dataset(cfg.data, split, train=False)
+             progress: bool = True, class_names: Sequence[str] | None = None) -> Evaluation:
+    """Evaluate ``outputs`` on the first ``max_images`` images (0: all) of ``split``; CRF variants are
+    named ``<output>_crf``. With the model's ``class_names`` a data set of other classes is an error.
+
+    A limited evaluation records ``subset: {first, of}`` in the document, so
+    every heading can say "val, first 20 of 445 images".
+    """
+    dataset = eval_dataset(cfg, split, class_names)
     device = next(net.parameters()).device
     names = list(dataset.class_names)
     contexts = _context_names(dataset)
@@ -75,13 +88,13 @@ def evaluate(net: SeCoNet, cfg: Config, split: str, outputs: tuple[str, ...] = (
         matrices={b: ConfusionMatrix(dataset.num_classes, device="cpu") for b in blocks},
         contexts={b: ContextFalsePositives(dataset.num_classes, len(contexts)) for b in blocks} if contexts else {},
     )
-    loader = DataLoader(_shard(dataset, max_images), batch_size=cfg.eval.batch_size, collate_fn=pad_collate,
-                        num_workers=cfg.data.num_workers)
+    selection = select(dataset, max_images)
+    loader = eval_loader(dataset, selection, cfg.eval.batch_size, cfg.data.num_workers)
     par = build_par(cfg.method.par, device)
-    result = Evaluation(document={})
+    result = Evaluation(document={}, skipped=list(dataset.catalog.skipped))
     net.eval()
-    stream = _predictions(net, loader, par, cfg, outputs, acc, result, num_samples, num_embeddings,
-                          progress_bar(f"evaluate {split}", progress, total=len(loader)))
+    bar = progress_bar(f"evaluate {selection.label(split)}", progress, total=len(selection.indices))
+    stream = _predictions(net, loader, par, cfg, outputs, acc, result, num_samples, num_embeddings, bar)
     if crf:
         with CRFPool(workers=cfg.eval.crf_workers) as pool:
             for (block, gt, context), labels in pool.imap(stream):
@@ -95,8 +108,12 @@ def evaluate(net: SeCoNet, cfg: Config, split: str, outputs: tuple[str, ...] = (
             acc.contexts[block].all_reduce_()
     results = {b: segmentation_metrics(acc.matrices[b].matrix, names) for b in blocks}
     pairs = [tuple(p) for p in dataset.cooccurrence]
-    images = int(dist.all_reduce_sum(torch.tensor(len(loader.dataset))))
+    images = int(dist.all_reduce_sum(torch.tensor(acc.images)))
     document: dict[str, Any] = {"split": split, "results": results, "meta": {"images": images}}
+    if selection.limited:
+        document["subset"] = {"first": selection.count, "of": selection.total}
+    if result.skipped:
+        document["meta"]["skipped"] = len(result.skipped)
     if pairs:
         document["cooccurrence"] = {
             b: cooccurrence_table(results[b], pairs, _context_fp(acc, b, names, contexts)) for b in blocks
@@ -125,6 +142,13 @@ def _predictions(net: SeCoNet, loader: DataLoader, par: PAR | None, cfg: Config,
     device = next(net.parameters()).device
     has_contexts = bool(acc.contexts)
     for batch in loader:
+        bar.update(len(batch["name"]) + len(batch["skipped"]))
+        if batch["skipped"]:
+            result.skipped += batch["skipped"]
+            bar.set_postfix(skipped=len(result.skipped), refresh=False)
+        if not batch["name"]:
+            continue
+        acc.images += len(batch["name"])
         images = batch["image"].to(device)
         labels = batch["labels"].to(device)
         scores = predict_scores(net, images, labels, par, cfg, outputs)
@@ -144,22 +168,19 @@ def _predictions(net: SeCoNet, loader: DataLoader, par: PAR | None, cfg: Config,
             for output, pred in preds.items():
                 _count(acc, output, pred, gt, context)
             if len(result.samples) < num_samples:
-                result.samples.append(_sample(rgb8[i, :h, :w], gt, preds, per_output))
+                present = (labels[i].nonzero().flatten() + 1).tolist()
+                result.samples.append(_sample(rgb8[i, :h, :w], gt, preds, per_output, present))
             for output, probs in per_output.items():
                 if f"{output}_crf" in acc.matrices:
                     normalised = probs / probs.sum(0, keepdim=True).clamp(min=1e-8)
                     yield (f"{output}_crf", gt, context), rgb8[i, :h, :w], normalised.cpu().numpy()
-        bar.update(1)
     bar.close()
 
 
-def _sample(rgb: np.ndarray, gt: np.ndarray, preds: dict[str, torch.Tensor],
-            scores: dict[str, torch.Tensor]) -> CamSample:
-    """An overlay sample: the image, its GT, the best available prediction and its class CAMs."""
+def _sample(rgb: np.ndarray, gt: np.ndarray, preds: dict[str, torch.Tensor], scores: dict[str, torch.Tensor],
+            classes: list[int]) -> CamSample:
+    """An overlay sample: the image, its GT, the best available prediction (and which output it is) and
+    the CAM of every class of the image's labels, also one that stayed all zero."""
     best = next(o for o in ("seg", "mask", "cam") if o in preds)
-    cams = {}
-    if "cam" in scores:
-        cam = scores["cam"]
-        cams = {c: cam[c].cpu().numpy() for c in range(1, cam.shape[0]) if float(cam[c].max()) > 0}
-    return CamSample(image=rgb, gt=gt, pred=preds[best].numpy(), cams=cams)
-
+    cams = {c: scores["cam"][c].cpu().numpy() for c in classes} if "cam" in scores else {}
+    return CamSample(image=rgb, gt=gt, pred=preds[best].numpy(), cams=cams, pred_title=BLOCK_TITLES[best])

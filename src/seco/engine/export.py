@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 
-from seco.data import build_dataset, pad_collate
 from seco.data.palette import palette_image
+from seco.engine.eval_data import eval_dataset, eval_loader, select
 from seco.engine.inference import predict_scores
 from seco.engine.progress import progress_bar
 from seco.engine.restore import Trained
@@ -22,18 +21,22 @@ def export_masks(trained: Trained, split: str, out: Path, progress: bool = True)
     """Write ``out/SegmentationClass/<name>.png`` (palette) and ``out/ImageSets/Segmentation/<split>.txt``.
 
     The masks are the "mask" output of :mod:`seco.engine.inference`: CAM
-    scores with the background threshold, refined by PAR. Returns the count.
+    scores with the background threshold, refined by PAR, for the first
+    ``eval.max_images`` images (0: all), in batches of one image size.
+    Returns the count.
     """
     cfg, net = trained.cfg, trained.net
-    dataset = build_dataset(cfg.data, split, train=False)
+    dataset = eval_dataset(cfg, split, trained.class_names)
     device = next(net.parameters()).device
     par = build_par(cfg.method.par, device)
     masks_dir = out / "SegmentationClass"
     masks_dir.mkdir(parents=True, exist_ok=True)
-    loader = DataLoader(dataset, batch_size=cfg.eval.batch_size, collate_fn=pad_collate,
-                        num_workers=cfg.data.num_workers)
+    selection = select(dataset, cfg.eval.max_images)
+    loader = eval_loader(dataset, selection, cfg.eval.batch_size, cfg.data.num_workers)
     names = []
-    for batch in progress_bar(f"export {split}", progress, iterable=loader):
+    for batch in progress_bar(f"export {selection.label(split)}", progress, iterable=loader):
+        if not batch["name"]:
+            continue
         images = batch["image"].to(device)
         probs = predict_scores(net, images, batch["labels"].to(device), par, cfg, ("mask",))["mask"]
         labels = probs.argmax(1).byte().cpu().numpy()

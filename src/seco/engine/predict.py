@@ -7,26 +7,40 @@ Any image Pillow reads works, of any size and mode (grayscale, palette,
 RGBA are converted to RGB). Images whose longer side exceeds
 ``eval.max_side`` are shrunk for the network and the scores resized back,
 so memory stays bounded; the mask always has the input's size.
+
+:func:`predict_paths` never writes over an input image, keeps the inputs'
+folder structure under the output folder, and refuses to replace an
+existing output unless asked to; all of this is checked before anything
+is written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
+from seco.atomic import atomic_write
 from seco.config import Config
+from seco.data.errors import DataError
 from seco.data.files import IMAGE_SUFFIXES, read_image
-from seco.data.palette import palette_image
+from seco.data.palette import palette_image, voc_palette
 from seco.engine.inference import seg_scores
 from seco.engine.restore import load_trained
 from seco.model import SeCoNet
 
-__all__ = ["Predictor", "find_images", "predict_paths"]
+__all__ = ["PredictError", "PredictJob", "Predictor", "find_images", "plan_predictions", "predict_paths"]
+
+OUTPUT_TITLE = "seg (segmentation head)"
+
+
+class PredictError(ValueError):
+    """``seco predict`` would lose a file; the message names it and says what to do."""
 
 
 class Predictor:
@@ -67,12 +81,45 @@ class Predictor:
         return palette_image(mask)
 
     def overlay(self, image: Image.Image, mask: np.ndarray, alpha: float = 0.5) -> Image.Image:
-        """The image blended with its coloured mask (background left clear)."""
+        """The image blended with its coloured mask (background left clear), above a legend that
+        names the output and the colour of each class present."""
         base = image.convert("RGB")
         colour = self.colorize(mask).convert("RGB")
         blended = Image.blend(base, colour, alpha)
         keep = Image.fromarray(((mask == 0) * 255).astype(np.uint8), mode="L")
-        return Image.composite(base, blended, keep)
+        return _with_legend(Image.composite(base, blended, keep), mask, self.class_names)
+
+
+def _with_legend(picture: Image.Image, mask: np.ndarray, class_names: list[str]) -> Image.Image:
+    """``picture`` above a white band: the output's name, then a swatch and name per class in ``mask``."""
+    font = ImageFont.load_default()
+    palette = voc_palette(256)
+    items = [(None, OUTPUT_TITLE)] + [(int(c), class_names[c] if c < len(class_names) else f"class {c}")
+                                      for c in np.unique(mask).tolist()]
+    line, swatch, pad = 12, 10, 4
+    width = max(picture.width, max(int(font.getlength(text)) + swatch + 3 * pad for _, text in items))
+    rows: list[list[tuple[int | None, str]]] = [[]]
+    used = 0
+    for item in items:
+        size = int(font.getlength(item[1])) + swatch + 3 * pad
+        if rows[-1] and used + size > width:
+            rows.append([])
+            used = 0
+        rows[-1].append(item)
+        used += size
+    canvas = Image.new("RGB", (width, picture.height + pad + line * len(rows)), "white")
+    canvas.paste(picture, (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    for r, row in enumerate(rows):
+        x, y = pad, picture.height + pad + r * line
+        for class_id, text in row:
+            if class_id is not None:
+                draw.rectangle([x, y + 1, x + swatch, y + swatch + 1], fill=tuple(int(v) for v in palette[class_id]),
+                               outline="grey")
+                x += swatch + pad
+            draw.text((x, y), text, fill="black", font=font)
+            x += int(font.getlength(text)) + 2 * pad
+    return canvas
 
 
 def find_images(paths: Iterable[Path]) -> Iterator[Path]:
@@ -86,15 +133,82 @@ def find_images(paths: Iterable[Path]) -> Iterator[Path]:
             raise FileNotFoundError(f"{path}: no such image or folder")
 
 
-def predict_paths(predictor: Predictor, paths: Iterable[Path], out_dir: Path) -> list[Path]:
-    """Write ``<stem>.png`` (palette mask) and ``<stem>_overlay.png`` per image; return the mask paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in find_images(paths):
-        image = Image.fromarray(read_image(path))
+@dataclass(frozen=True)
+class PredictJob:
+    """One input image and the two files it becomes."""
+
+    image: Path
+    mask: Path
+    overlay: Path
+
+
+def _inputs(paths: Iterable[Path], out_dir: Path) -> Iterator[tuple[Path, Path]]:
+    """``(image, output stem)`` pairs: a folder's images keep their path below it; the output folder, when it
+    lies inside an input folder, is not walked (its masks are not inputs)."""
+    out = out_dir.resolve()
+    for path in paths:
+        if not path.is_dir():
+            for image in find_images([path]):
+                yield image, out_dir / image.stem
+            continue
+        inside = out != path.resolve() and out.is_relative_to(path.resolve())
+        for image in find_images([path]):
+            if inside and image.resolve().is_relative_to(out):
+                continue
+            yield image, out_dir / image.relative_to(path).parent / image.stem
+
+
+def plan_predictions(paths: Iterable[Path], out_dir: Path, overwrite: bool = False) -> list[PredictJob]:
+    """The files ``predict_paths`` would write, checked before any is written.
+
+    Raises:
+        PredictError: an output would replace an input image, two inputs
+            would write one output, or an output exists (without ``overwrite``).
+    """
+    jobs: list[PredictJob] = []
+    seen: set[Path] = set()
+    for image, stem in _inputs(paths, out_dir):
+        if image.resolve() not in seen:
+            seen.add(image.resolve())
+            jobs.append(PredictJob(image, stem.parent / f"{stem.name}.png", stem.parent / f"{stem.name}_overlay.png"))
+    writers: dict[Path, Path] = {}
+    for job in jobs:
+        for target in (job.mask, job.overlay):
+            if target.resolve() in seen:
+                raise PredictError(f"{target} is one of the input images; predict never writes over an input: "
+                                   "choose another --out")
+            other = writers.setdefault(target.resolve(), job.image)
+            if other != job.image:
+                raise PredictError(f"{other} and {job.image} would both be written to {target}; predict them "
+                                   "into different --out folders, or rename one")
+    existing = [t for job in jobs for t in (job.mask, job.overlay) if t.exists()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more outputs)" if len(existing) > 1 else ""
+        raise PredictError(f"{existing[0]} exists{more}; pass --overwrite to replace the predictions there, or "
+                           "choose another --out")
+    return jobs
+
+
+def _save_png(image: Image.Image, path: Path) -> None:
+    atomic_write(path, lambda handle: image.save(handle, format="PNG"))
+
+
+def predict_paths(predictor: Predictor, paths: Iterable[Path], out_dir: Path, overwrite: bool = False) -> list[Path]:
+    """Write ``<stem>.png`` (palette mask) and ``<stem>_overlay.png`` per image under ``out_dir``, each in the
+    sub-folder its image has below the folder given; return the masks written.
+
+    Everything is checked first (:func:`plan_predictions`); each file is written atomically.
+    """
+    written: list[Path] = []
+    jobs = plan_predictions(paths, out_dir, overwrite)
+    for job in jobs:
+        try:
+            image = Image.fromarray(read_image(job.image))
+        except DataError as err:
+            raise DataError(f"{err}; {len(written)} of {len(jobs)} images were predicted into {out_dir} "
+                            "before it") from None
         mask = predictor.predict(image)
-        target = out_dir / f"{path.stem}.png"
-        predictor.colorize(mask).save(target)
-        predictor.overlay(image, mask).save(out_dir / f"{path.stem}_overlay.png")
-        written.append(target)
+        _save_png(predictor.colorize(mask), job.mask)
+        _save_png(predictor.overlay(image, mask), job.overlay)
+        written.append(job.mask)
     return written

@@ -8,12 +8,21 @@ from pathlib import Path
 
 import torch
 
-from seco.config import Config, apply_overrides, config_from_dict, load_config
+from seco.config import Config, apply_overrides, config_diff, config_from_dict, load_config
 from seco.engine import dist
-from seco.engine.checkpoint import load_checkpoint
+from seco.engine.checkpoint import load_checkpoint, load_weights
 from seco.model import SeCoNet, build_model
 
-__all__ = ["Trained", "load_trained"]
+__all__ = ["Trained", "changed_model_keys", "load_trained"]
+
+_LOADING_ONLY = frozenset({"model.pretrained", "model.weights"})  # where initial weights come from, not the shape
+
+
+def changed_model_keys(stored: dict, cfg: Config) -> str:
+    """The ``model.*`` keys that differ between a stored config and ``cfg``, as ``key (stored -> now)``."""
+    diff = config_diff(stored, cfg)
+    return ", ".join(f"{key} ({old!r} -> {new!r})" for key, (old, new) in diff.items()
+                     if key.startswith("model.") and key not in _LOADING_ONLY)
 
 
 @dataclasses.dataclass
@@ -46,7 +55,10 @@ def load_trained(checkpoint: str | Path, config: str | None = None, overrides: S
     if torch_device.type == "cuda" and dist.world_size() > 1:
         torch_device = torch.device("cuda", torch.cuda.current_device())
     net = build_model(model_cfg, len(state["class_names"]))
-    net.load_state_dict(state["model"])
+    changed = changed_model_keys(state["config"], cfg)
+    advice = (f"The config differs from the checkpoint's in {changed}; drop --config and model.* overrides to "
+              "use the checkpoint's own settings." if changed else "The checkpoint was written by another model.")
+    load_weights(net, state["model"], f"checkpoint {checkpoint}", advice)
     net.to(torch_device).eval()
     seco_state = state.get("state", {})
     ready = seco_state.get("prototypes.initialised", torch.zeros(0, dtype=torch.bool))

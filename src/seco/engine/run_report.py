@@ -24,43 +24,48 @@ from seco.report.plots import (
     tsne_embeddings,
 )
 from seco.report.report import write_report
-from seco.report.tables import BLOCK_TITLES, format_console_table
+from seco.report.tables import BLOCK_TITLES, format_console_table, split_label
 
 __all__ = ["write_run_report"]
 
 
 def write_run_report(trained: Trained, evaluation: Evaluation, out_dir: Path) -> str:
-    """Write the report files into ``out_dir``; return the console table to print."""
+    """Write the report files into ``out_dir``; return the console table to print.
+
+    Each figure's title is its heading in report.md, and both name the
+    images the numbers come from ("val, first 20 of 445 images").
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     figures_dir = out_dir / "figures"
     doc = evaluation.document
-    split = doc["split"]
+    label = split_label(doc)
     figures: dict[str, Path] = {}
     if evaluation.samples:
-        figures["CAM overlays"] = cam_grid(evaluation.samples, trained.class_names, voc_palette(256),
-                                           figures_dir / "cam_overlays.png", title=f"split: {split}")
+        title = f"CAM overlays ({label})"
+        figures[title] = cam_grid(evaluation.samples, trained.class_names, voc_palette(256),
+                                  figures_dir / "cam_overlays.png", title=title)
     for block, metrics in doc["results"].items():
-        figures[f"Per-class IoU, {block}"] = per_class_iou_bars(
-            metrics, figures_dir / f"iou_{block}.png", title=f"Per-class IoU, {block} (split: {split})")
-    figures["Confusion ratio FP/TP"] = confusion_ratio_bars(
-        doc["results"], figures_dir / "confusion_ratio.png", title=f"Confusion ratio FP/TP (split: {split})")
+        title = f"Per-class IoU, {BLOCK_TITLES.get(block, block)} ({label})"
+        figures[title] = per_class_iou_bars(metrics, figures_dir / f"iou_{block}.png", title=title)
+    title = f"Confusion ratio FP/TP, lower is better ({label})"
+    figures[title] = confusion_ratio_bars(doc["results"], figures_dir / "confusion_ratio.png", title=title)
     if len(trained.prototypes) >= 2:
         names = list(trained.prototypes)
         matrix = torch.stack([trained.prototypes[n] for n in names]).float().numpy()
-        figures["Prototype similarity"] = prototype_similarity_heatmap(
-            matrix, names, figures_dir / "prototype_similarity.png")
+        title = f"Prototype cosine similarity (iteration {trained.iteration})"
+        figures[title] = prototype_similarity_heatmap(matrix, names, figures_dir / "prototype_similarity.png",
+                                                      title=title)
     classes_seen = {c for c, _ in evaluation.embeddings}
     if len(evaluation.embeddings) >= 5 and len(classes_seen) >= 2:
         ids = np.array([c for c, _ in evaluation.embeddings])
         z = torch.stack([e for _, e in evaluation.embeddings]).float().numpy()
-        figures["t-SNE of class tokens"] = tsne_embeddings(z, ids, trained.class_names, figures_dir / "tsne.png",
-                                                           seed=trained.cfg.seed)
+        title = f"t-SNE of class tokens of single-label images ({label})"
+        figures[title] = tsne_embeddings(z, ids, trained.class_names, figures_dir / "tsne.png",
+                                         seed=trained.cfg.seed, title=title)
     write_report(out_dir, doc, figures)
     cooccurrence = doc.get("cooccurrence", {})
     tables = [
-        format_console_table(metrics, BLOCK_TITLES.get(block, block), split, cooccurrence.get(block))
+        format_console_table(metrics, BLOCK_TITLES.get(block, block), label, cooccurrence.get(block))
         for block, metrics in doc["results"].items()
     ]
     return "\n".join(tables) + f"\nreport: {out_dir / 'report.md'}"
-
-

@@ -10,6 +10,7 @@ and from one ``torch.Generator`` owned by the loop, both saved in checkpoints.
 from __future__ import annotations
 
 import math
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,21 +18,38 @@ from typing import Any
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
 
 from seco import __version__
-from seco.config import Config, save_config, to_dict
-from seco.data import build_dataset
+from seco.config import Config, ConfigError, config_diff, save_config, to_dict
+from seco.data import SegDataset, build_dataset
+from seco.data.collate import train_collate
 from seco.engine import dist
-from seco.engine.checkpoint import LAST, latest_checkpoint, load_checkpoint, save_checkpoint
+from seco.engine.bad_samples import BAD_SAMPLES, BadSampleLog
+from seco.engine.checkpoint import (
+    LAST,
+    CheckpointError,
+    latest_checkpoint,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+)
 from seco.engine.loader import TrainStream, derive_seed, to_device
 from seco.engine.logger import ScalarLogger
 from seco.engine.optim import WarmupPoly, build_optimizer
 from seco.engine.progress import progress_bar
+from seco.engine.stop import StopSignals, TrainingInterrupted
+from seco.method.schedule import LOSS_NAMES, active_weights
 from seco.method.step import SeCoState, StepOutput, seco_step, wants_global_view
 from seco.model import SeCoNet, build_model
 from seco.profiling import phase
 
-__all__ = ["NonFiniteLossError", "TrainResult", "build_training", "train"]
+__all__ = ["NonFiniteLossError", "TrainResult", "TrainingInterrupted", "build_training", "loss_starts", "train"]
+
+# Keys that say where or how fast a run goes, not what it learns: they may change between two parts of a run.
+RESUME_NEUTRAL = ("out_dir", "data.root", "data.num_workers", "data.on_error", "model.pretrained", "model.weights",
+                  "train.device", "train.threads", "train.log_every", "train.ckpt_every", "train.eval_every", "eval.")
+LOSS_TITLES = {"cls": "cls", "aux": "aux", "ptc": "PTC", "lig": "LiG", "lil": "LiL", "seg": "seg", "reg": "reg"}
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -40,13 +58,19 @@ class NonFiniteLossError(FloatingPointError):
 
 @dataclass
 class TrainResult:
-    """Where a finished run lives and how fast it went."""
+    """Where a finished run lives and how fast it went.
+
+    ``iterations`` counts the iterations trained by this call, from
+    ``first_iteration`` (0, or where a resumed run stood) to ``total``.
+    """
 
     run_dir: Path
     checkpoint: Path
     iterations: int
     seconds: float
     images_per_second: float
+    first_iteration: int = 0
+    total: int = 0
 
 
 @dataclass
@@ -100,15 +124,20 @@ class Training:
             "version": __version__,
         }
 
-    def restore(self, ckpt: dict[str, Any]) -> None:
+    def restore(self, ckpt: dict[str, Any], origin: str = "checkpoint") -> None:
         """Load a checkpoint written by :meth:`checkpoint` (loaded on the CPU) into these objects.
 
         One process resumes bit-exactly. Under torchrun every rank takes rank
         0's weights, reservoir and prototypes, and a patch-sampling stream
-        derived from (seed, rank, iteration).
+        derived from (seed, rank, iteration). A checkpoint of another shape
+        (other model or method sizes) is a :class:`CheckpointError` naming
+        ``origin`` and the config keys that differ.
         """
-        self.net.load_state_dict(ckpt["model"])
-        self.state.load_state_dict(ckpt["state"])
+        changed = ", ".join(k for k in config_diff(ckpt["config"], self.cfg) if k.startswith(("model.", "method.")))
+        advice = (f"It was written with other values of {changed}; resume with the checkpoint's values or start "
+                  "over with --fresh." if changed else "Start over with --fresh.")
+        load_weights(self.net, ckpt["model"], origin, advice)
+        load_weights(self.state, ckpt["state"], origin, advice)
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.start_iteration = int(ckpt["iteration"])
         torch.set_rng_state(ckpt["rng"]["torch"])
@@ -138,56 +167,146 @@ def build_training(cfg: Config, device: torch.device, num_classes: int, class_na
     return Training(cfg, device, net, state, optimizer, scheduler, generator, class_names)
 
 
-def train(cfg: Config, resume: bool = True, progress: bool = True) -> TrainResult:
-    """Train SeCo (or an ablation) as configured; resume from ``out_dir/last.pt`` if present."""
+def loss_starts(cfg: Config) -> dict[int, list[str]]:
+    """The iterations where the schedule switches losses on, with their names (``{150: ["LiG", "LiL", "PTC"]}``).
+
+    Derived from :func:`seco.method.schedule.active_weights`, so it is the
+    schedule the step follows. Iteration 0 lists the losses on from the start.
+    """
+    losses = cfg.method.losses
+    starts = sorted({0} | {getattr(losses, n).start_iter for n in LOSS_NAMES})
+    events: dict[int, list[str]] = {}
+    for start in (s for s in starts if s < cfg.train.iterations):
+        before = set(active_weights(losses, start - 1)) if start > 0 else set()
+        new = set(active_weights(losses, start)) - before
+        if new:
+            events[start] = sorted((LOSS_TITLES[n] for n in new), key=str.lower)
+    return events
+
+
+def _check_resume(ckpt: dict[str, Any], cfg: Config, path: Path, allow_config_change: bool) -> None:
+    """Refuse to resume ``path`` with a config that changes what the run learns, naming the keys."""
+    diff = {k: v for k, v in config_diff(ckpt["config"], cfg).items() if not k.startswith(RESUME_NEUTRAL)}
+    if diff and not allow_config_change:
+        changes = ", ".join(f"{k} ({old!r} -> {new!r})" for k, (old, new) in diff.items())
+        raise ConfigError(f"{path} was trained with another config: {changes}; pass --allow-config-change to resume "
+                          "with the new values, --fresh to start over, or set out_dir to a new folder")
+
+
+def _check_classes(ckpt: dict[str, Any], dataset: SegDataset, path: Path) -> None:
+    if list(ckpt["class_names"]) != list(dataset.class_names):
+        raise CheckpointError(
+            f"{path} was trained on {len(ckpt['class_names'])} classes ({', '.join(ckpt['class_names'])}) but the "
+            f"data has {dataset.num_classes} ({', '.join(dataset.class_names)}); start over with --fresh or set "
+            "out_dir to a new folder"
+        )
+
+
+def train(cfg: Config, resume: bool = True, progress: bool = True, allow_config_change: bool = False) -> TrainResult:
+    """Train SeCo (or an ablation) as configured; resume from ``out_dir/last.pt`` if present.
+
+    Resuming checks that the run folder's checkpoint was made with the same
+    config (up to :data:`RESUME_NEUTRAL` keys) unless ``allow_config_change``.
+    SIGTERM and SIGINT write a checkpoint of the iteration reached and raise
+    :class:`TrainingInterrupted`.
+    """
     _set_threads(cfg.train.threads)
     device = dist.init_distributed(cfg.train.device)
     run_dir = Path(cfg.out_dir)
+    last = latest_checkpoint(run_dir) if resume else None
+    ckpt = load_checkpoint(last, map_location="cpu") if last is not None else None
+    if ckpt is not None and last is not None:
+        _check_resume(ckpt, cfg, last, allow_config_change)
     dataset = build_dataset(cfg.data, cfg.data.train_split, train=True, global_view=wants_global_view(cfg.method))
+    if ckpt is not None and last is not None:
+        _check_classes(ckpt, dataset, last)
     run = build_training(cfg, device, dataset.num_classes, list(dataset.class_names))
+    if ckpt is not None:
+        run.restore(ckpt, f"checkpoint {last}")
+    total = cfg.train.iterations
     if dist.is_main():
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
-    last = latest_checkpoint(run_dir) if resume else None
-    if last is not None:
-        run.restore(load_checkpoint(last, map_location="cpu"))
+        if ckpt is not None and run.start_iteration < total:
+            print(f"resuming from iteration {run.start_iteration} of {total}")
+    if run.start_iteration >= total:
+        if dist.is_main():
+            print(f"{run_dir} is finished: iteration {run.start_iteration} of {total}; nothing left to train "
+                  "(--fresh starts over; a higher train.iterations with --allow-config-change trains on)")
+        return TrainResult(run_dir, run_dir / LAST, 0, 0.0, 0.0, run.start_iteration, total)
+    bad = BadSampleLog(run_dir / BAD_SAMPLES, keep=ckpt is not None) if dist.is_main() else None
+    if bad is not None and bad.add(dataset.catalog.skipped):
+        print(f"skipped {len(dataset.catalog.skipped)} bad samples of split {cfg.data.train_split!r}; "
+              f"listed in {bad.path}")
     stream = TrainStream(dataset, cfg.train.batch_size, cfg.seed, cfg.data.num_workers, dist.rank(),
-                         dist.world_size())
+                         dist.world_size(), collate_fn=train_collate)
     net: torch.nn.Module = run.net
     if dist.world_size() > 1:
         net = DistributedDataParallel(run.net, device_ids=[device.index] if device.type == "cuda" else None,
                                       find_unused_parameters=True)
     logger = ScalarLogger(run_dir / "tb" if dist.is_main() else None)
+    first = run.start_iteration
     try:
-        seconds, done = _loop(run, net, stream, logger, progress and dist.is_main())
+        with StopSignals() as stop:
+            seconds, done = _loop(run, net, stream, logger, progress and dist.is_main(), stop, bad)
     finally:
         logger.close()
     images = done * cfg.train.batch_size * dist.world_size()
-    return TrainResult(run_dir, run_dir / LAST, cfg.train.iterations, seconds, images / max(seconds, 1e-9))
+    return TrainResult(run_dir, run_dir / LAST, done, seconds, images / max(seconds, 1e-9), first, total)
+
+
+def _save(run: Training, iteration: int) -> Path:
+    path = Path(run.cfg.out_dir) / LAST
+    if dist.is_main():
+        save_checkpoint(run.checkpoint(iteration), path)
+    return path
+
+
+def _next_batch(batches: Any, run: Training, stop: StopSignals, iteration: int) -> dict[str, Any]:
+    """The next batch; a signal that broke the loader's workers stops the run at ``iteration``."""
+    try:
+        return next(batches)
+    except Exception:
+        if stop.signum is None:
+            raise
+        raise TrainingInterrupted(stop.signum, iteration, run.cfg.train.iterations, _save(run, iteration)) from None
 
 
 def _loop(run: Training, net: torch.nn.Module, stream: TrainStream, logger: ScalarLogger,
-          progress: bool) -> tuple[float, int]:
+          progress: bool, stop: StopSignals, bad: BadSampleLog | None) -> tuple[float, int]:
     cfg, device = run.cfg, run.device
     tr = cfg.train
     run.net.train()
     run.state.train()
     bar = progress_bar("train", progress, total=tr.iterations, initial=run.start_iteration)
+    announce = loss_starts(cfg) if dist.is_main() else {}
     start = time.perf_counter()
     batches = stream.iterate(run.start_iteration)
     done = 0
     for iteration in range(run.start_iteration, tr.iterations):
-        batch = to_device(next(batches), device)
+        if dist.any_rank(stop.signum is not None):
+            bar.close()
+            signum = stop.signum or signal.SIGTERM  # another process received it
+            raise TrainingInterrupted(signum, iteration, tr.iterations, _save(run, iteration))
+        if iteration in announce:
+            tqdm.write(f"iteration {iteration}: {', '.join(announce[iteration])} on")
+        raw = _next_batch(batches, run, stop, iteration)
+        batch = to_device(raw, device)
         lr_factor = run.scheduler.step_to(iteration)
         out, loss_value = run.step(net, batch, iteration)
         done += 1
         rate = done * tr.batch_size / (time.perf_counter() - start)
-        bar.set_postfix(loss=f"{loss_value:.3f}", img_s=f"{rate:.1f}", refresh=False)
+        postfix = {"loss": f"{loss_value:.3f}", "img_s": f"{rate:.1f}"}
+        if bad is not None:
+            bad.add(raw["skipped"])
+            if len(bad):
+                postfix["skipped"] = str(len(bad))
+        bar.set_postfix(postfix, refresh=False)
         bar.update(1)
         if dist.is_main() and (iteration % tr.log_every == 0 or iteration + 1 == tr.iterations):
             _log(logger, run, out, iteration, lr_factor * tr.lr, rate)
-        if dist.is_main() and ((iteration + 1) % tr.ckpt_every == 0 or iteration + 1 == tr.iterations):
-            save_checkpoint(run.checkpoint(iteration + 1), Path(cfg.out_dir) / LAST)
+        if (iteration + 1) % tr.ckpt_every == 0 or iteration + 1 == tr.iterations:
+            _save(run, iteration + 1)
     bar.close()
     dist.barrier()
     return time.perf_counter() - start, done

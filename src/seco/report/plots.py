@@ -19,7 +19,10 @@ import numpy as np
 import torch
 from matplotlib import colormaps
 from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 __all__ = [
     "CamSample",
@@ -35,6 +38,8 @@ __all__ = [
 PathLike = str | os.PathLike[str]
 CAM_CMAP = "jet"
 CAM_ALPHA = 0.5
+IGNORE_ID = 255
+OUTSIDE_RIGHT = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0}  # a legend beside the axes
 
 
 @dataclass
@@ -42,13 +47,15 @@ class CamSample:
     """One row of :func:`cam_grid`: an image, its label maps and its CAMs.
 
     ``cams`` maps a class id to an HxW map in [0, 1] (usually the classes in
-    the image); ``gt`` and ``pred`` are HxW class-id maps (255 = ignore).
+    the image); ``gt`` and ``pred`` are HxW class-id maps (255 = ignore);
+    ``pred_title`` names the output ``pred`` comes from (CAM, mask, seg).
     """
 
     image: np.ndarray
     gt: np.ndarray
     pred: np.ndarray
     cams: Mapping[int, np.ndarray] = field(default_factory=dict)
+    pred_title: str = "prediction"
 
 
 def _numpy(values: Any) -> np.ndarray:
@@ -60,9 +67,10 @@ def _numpy(values: Any) -> np.ndarray:
 
 
 def _save(fig: Figure, path: PathLike) -> Path:
+    """Write the figure, grown to hold legends placed beside or below the axes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=100)
+    fig.savefig(path, format="png", dpi=100, bbox_inches="tight")
     return path
 
 
@@ -99,6 +107,22 @@ def _draw_labels(ax: Axes, label: np.ndarray, palette: Any, title: str) -> None:
     ax.axis("off")
 
 
+def _class_legend(fig: Figure, samples: Sequence[CamSample], class_names: Sequence[str], palette: Any) -> None:
+    """One legend below the grid: the colour of every class shown in a ground truth or prediction."""
+    colours = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
+    shown = set()
+    for sample in samples:
+        shown.update(np.unique(_numpy(sample.gt)).tolist())
+        shown.update(np.unique(_numpy(sample.pred)).tolist())
+    handles = [Patch(facecolor=colours[c] / 255.0, edgecolor="grey", label=class_names[c])
+               for c in sorted(shown) if 0 <= c < min(len(class_names), len(colours))]
+    if IGNORE_ID in shown:  # drawn by colorize: its palette colour, or white past the palette
+        ignore = colours[IGNORE_ID] / 255.0 if len(colours) > IGNORE_ID else "white"
+        handles.append(Patch(facecolor=ignore, edgecolor="grey", label="ignore"))
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 8), fontsize=8)
+
+
 def cam_grid(
     samples: Sequence[CamSample],
     class_names: Sequence[str],
@@ -106,13 +130,20 @@ def cam_grid(
     path: PathLike,
     title: str = "",
 ) -> Path:
-    """A grid, one row per sample: image | GT | one CAM per class | prediction."""
+    """A grid, one row per sample: image | GT | one CAM per class | prediction.
+
+    Every class of ``cams`` gets its column, one whose CAM stayed all zero
+    too (titled so). A colour legend of the classes and a CAM colour bar sit
+    outside the images; the prediction column is titled with its output.
+    """
     if not samples:
         raise ValueError("cam_grid needs at least one sample")
     n_cams = max(len(s.cams) for s in samples)
     cols = n_cams + 3
-    fig = Figure(figsize=(2.2 * cols, 2.2 * len(samples) + (0.4 if title else 0.0)))
+    fig = Figure(figsize=(2.2 * cols + 1.0, 2.2 * len(samples) + 0.8 + (0.4 if title else 0.0)),
+                 layout="constrained")
     axes = fig.subplots(len(samples), cols, squeeze=False)
+    cam_axes = []
     for row, sample in zip(axes, samples):
         image = _numpy(sample.image)
         row[0].imshow(image)
@@ -120,13 +151,19 @@ def cam_grid(
         row[0].axis("off")
         _draw_labels(row[1], sample.gt, palette, "ground truth")
         for ax, (class_id, cam) in zip(row[2:], sample.cams.items()):
-            _draw_overlay(ax, image, _numpy(cam), f"CAM: {class_names[class_id]}")
+            cam = _numpy(cam)
+            zero = " (all zero)" if float(cam.max()) <= 0 else ""
+            _draw_overlay(ax, image, cam, f"CAM: {class_names[class_id]}{zero}")
+            cam_axes.append(ax)
         for ax in row[2 + len(sample.cams) : -1]:
             ax.axis("off")
-        _draw_labels(row[-1], sample.pred, palette, "prediction")
+        _draw_labels(row[-1], sample.pred, palette, sample.pred_title)
+    if cam_axes:
+        scale = ScalarMappable(Normalize(0.0, 1.0), colormaps[CAM_CMAP])
+        fig.colorbar(scale, ax=axes.ravel().tolist(), label="CAM score", shrink=0.6, location="right")
+    _class_legend(fig, samples, class_names, palette)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return _save(fig, path)
 
 
@@ -148,7 +185,7 @@ def per_class_iou_bars(metrics: Mapping[str, Any], path: PathLike, title: str = 
             ax.text(i, 1.0, "n/a", ha="center", fontsize=7, rotation=90)
     if metrics["miou"] is not None:
         ax.axhline(100.0 * metrics["miou"], color="tab:red", linestyle="--", label=f"mIoU {100 * metrics['miou']:.1f}")
-        ax.legend(loc="upper right")
+        ax.legend(**OUTSIDE_RIGHT)
     ax.set_xticks(x, names, rotation=60, ha="right", fontsize=8)
     ax.set_ylim(0, 100)
     ax.set_ylabel("IoU (%)")
@@ -192,7 +229,7 @@ def confusion_ratio_bars(
     ax.set_xticks(x, names, rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("FP / TP")
     ax.set_title(title)
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(fontsize=8, **OUTSIDE_RIGHT)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -256,7 +293,7 @@ def tsne_embeddings(
     for c in np.unique(ids):
         keep = ids == c
         ax.scatter(xy[keep, 0], xy[keep, 1], s=14, color=cmap(int(c) % 20), label=class_names[c])
-    ax.legend(fontsize=7, ncol=max(1, math.ceil(len(np.unique(ids)) / 20)), loc="best", markerscale=1.5)
+    ax.legend(fontsize=7, ncol=max(1, math.ceil(len(np.unique(ids)) / 20)), markerscale=1.5, **OUTSIDE_RIGHT)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title)

@@ -19,6 +19,7 @@ into ``report.md`` from the very same dict (so the two never disagree)::
         "seg": [{"label": "boat w/(water)", "class": "boat", "context": "water", "iou": ...,
                  "fp_tp": ..., "fp_tp_infinite": ..., "context_fp_fraction": ...}]
       },
+      "subset": {"first": 20, "of": 445},  # optional: a limited evaluation saw only the first 20 images
       "meta": {...}                    # optional, free-form (run name, checkpoint, iteration, ...)
     }
 
@@ -46,6 +47,7 @@ from seco.report.tables import (
     markdown_table,
     ratio,
     score_cell,
+    split_label,
     validate_results,
     write_metrics,
 )
@@ -122,8 +124,9 @@ def _comparison_section(
 def compare_runs(run_dirs: Sequence[PathLike], out_dir: PathLike) -> Path:
     """Compare runs' metrics.json: confusion-ratio bars per shared block and a Markdown table.
 
-    All runs must be on the same split (comparing train CAMs to val
-    segmentation is an error) and share class names. Writes
+    All runs must be on the same images (comparing train CAMs to val
+    segmentation, or a limited evaluation to a full one, is an error) and
+    share class names. Writes
     ``confusion_ratio_<block>.png`` and ``comparison.md`` into ``out_dir``;
     returns the Markdown path.
     """
@@ -131,9 +134,9 @@ def compare_runs(run_dirs: Sequence[PathLike], out_dir: PathLike) -> Path:
     if not dirs:
         raise ValueError("compare_runs needs at least one run folder")
     runs = dict(zip(_run_names(dirs), map(load_results, dirs)))
-    splits = {name: r["split"] for name, r in runs.items()}
+    splits = {name: split_label(r) for name, r in runs.items()}
     if len(set(splits.values())) > 1:
-        raise ValueError(f"runs are on different splits, refusing to compare: {splits}")
+        raise ValueError(f"runs are on different splits or images, refusing to compare: {splits}")
     split = next(iter(splits.values()))
     shared = [b for b in next(iter(runs.values()))["results"] if all(b in r["results"] for r in runs.values())]
     if not shared:
@@ -143,7 +146,7 @@ def compare_runs(run_dirs: Sequence[PathLike], out_dir: PathLike) -> Path:
     for block_name in shared:
         title = BLOCK_TITLES.get(block_name, block_name)
         blocks = {run: r["results"][block_name] for run, r in runs.items()}
-        plot_title = f"{title} FP/TP, split {split}, lower is better"
+        plot_title = f"{title} (split: {split})"  # the heading of its section
         figure = confusion_ratio_bars(blocks, out_dir / f"confusion_ratio_{block_name}.png", title=plot_title)
         cooccurrence = {run: r.get("cooccurrence", {}).get(block_name, []) for run, r in runs.items()}
         sections.append(_comparison_section(title, blocks, cooccurrence, split, figure.name))

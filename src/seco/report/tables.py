@@ -28,6 +28,7 @@ __all__ = [
     "ratio",
     "results_markdown",
     "score_cell",
+    "split_label",
     "validate_results",
     "write_metrics",
 ]
@@ -63,6 +64,15 @@ def iou_ratio_cell(iou: float | None, fp_tp: float | None, infinite: bool) -> st
 def score_cell(entry: Mapping[str, Any]) -> str:
     """:func:`iou_ratio_cell` of a per-class entry or a co-occurrence row."""
     return iou_ratio_cell(entry["iou"], entry["fp_tp"], entry["fp_tp_infinite"])
+
+
+def split_label(results: Mapping[str, Any]) -> str:
+    """What the numbers of a results document come from: ``val``, or ``val, first 20 of 445 images``
+    when the evaluation stopped early (its ``subset``)."""
+    subset = results.get("subset")
+    if subset:
+        return f"{results['split']}, first {subset['first']} of {subset['of']} images"
+    return results["split"]
 
 
 def _class_table(metrics: Mapping[str, Any]) -> Table:
@@ -156,12 +166,15 @@ def validate_results(results: Mapping[str, Any]) -> None:
     extra = sorted(set(results.get("cooccurrence", {})) - set(blocks))
     if extra:
         raise ValueError(f"co-occurrence rows for unknown result blocks: {extra}")
+    subset = results.get("subset")
+    if subset is not None and not (isinstance(subset, Mapping) and {"first", "of"} <= set(subset)):
+        raise ValueError("'subset' must be {'first': N, 'of': total}, the images a limited evaluation saw")
 
 
 def results_markdown(results: Mapping[str, Any]) -> str:
     """The whole results document as Markdown, one section per result block."""
     validate_results(results)
-    split = results["split"]
+    split = split_label(results)
     cooccurrence = results.get("cooccurrence", {})
     sections = [f"# Evaluation results (split: {split})\n"]
     sections += [
