@@ -7,7 +7,7 @@ On the CPU it uses the synthetic config and the tiny model; on a GPU pass
 
     python benchmarks/train_step.py                                   # CPU, tiny model
     python benchmarks/train_step.py --config voc --random-data --device cuda train.amp=true
-    python benchmarks/train_step.py --config voc --random-data --device cuda --compile
+    python benchmarks/train_step.py --config voc --random-data --device cuda train.amp=true train.compile=default
 
 * s/step and img/s come from timed steps without the profiler (CUDA-synchronised).
 * The per-phase table comes from a separate profiled run: each phase of
@@ -32,43 +32,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from seco.config import Config, apply_overrides, load_config
 from seco.data import default_class_names
 from seco.engine.train import Training, build_training
 from seco.method.step import wants_global_view
-from seco.profiling import PHASES
+from seco.profiling import PHASES, SyncCounter
 
 BASELINE = [f"method.losses.{n}.enabled=false" for n in ("ptc", "lig", "lil", "seg", "reg")]
 ALL_ON = [f"method.losses.{n}.start_iter=0" for n in ("ptc", "lig", "lil", "seg", "reg")] + [
     "method.prototypes.start_iter=0"
 ]
 SCHEDULES = {"VOC (20k)": 20_000, "COCO (80k)": 80_000}
-SYNCING_OPS = {"_local_scalar_dense", "nonzero", "masked_select", "_unique2", "unique_dim", "unique_consecutive",
-               "equal", "is_nonzero", "bincount", "repeat_interleave", "masked_scatter", "histc"}
-
-
-class SyncCounter(TorchDispatchMode):
-    """Counts the operators that would make a GPU wait for the host (a CPU stand-in for sync debug mode).
-
-    The optimizer's scalar bookkeeping lives on the host on a GPU too, so it is not counted.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-        self.ops: dict[str, int] = {}
-        self.active = True
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        name = func.overloadpacket.__name__
-        if self.active and name in SYNCING_OPS:
-            self.count += 1
-            self.ops[name] = self.ops.get(name, 0) + 1
-        return func(*args, **(kwargs or {}))
-
-
 def _random_batch(cfg: Config, num_classes: int, device: torch.device, gen: torch.Generator) -> dict:
     size, batch = cfg.data.crop_size, cfg.train.batch_size
     labels = (torch.rand(batch, num_classes - 1, generator=gen) < 0.15).float()
@@ -145,12 +120,9 @@ def _syncs(run: Training, batch: dict, device: torch.device) -> tuple[int, dict[
     return counter.count, counter.ops
 
 
-def measure(cfg: Config, device: torch.device, steps: int, warmup: int, random_data: bool,
-            compile_encoder: bool) -> dict[str, Any]:
+def measure(cfg: Config, device: torch.device, steps: int, warmup: int, random_data: bool) -> dict[str, Any]:
     names = default_class_names(cfg.data)
     run = build_training(cfg, device, len(names), names)
-    if compile_encoder:
-        run.net.encoder.compile()
     gen = torch.Generator().manual_seed(0)
     stream = None if random_data else _real_batches(cfg, device)
 
@@ -206,7 +178,6 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--random-data", action="store_true", help="random tensors instead of the data set")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the encoder")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/train_step.json"))
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
@@ -214,16 +185,16 @@ def main() -> None:
     base = load_config(args.config, [*args.overrides, "model.pretrained=false", "model.weights="])
     rows = []
     for name, extra in (("baseline (cls + aux)", BASELINE), ("SeCo (every loss on)", ALL_ON)):
-        result = measure(apply_overrides(base, extra), device, args.steps, args.warmup, args.random_data, args.compile)
+        result = measure(apply_overrides(base, extra), device, args.steps, args.warmup, args.random_data)
         rows.append({"variant": name, **result})
     meta = {"config": args.config, "fidelity": base.method.fidelity, "device": _device_name(device),
             "batch_size": base.train.batch_size, "crop_size": base.data.crop_size, "model": base.model.name,
-            "amp_bf16": base.train.amp and device.type == "cuda", "compile": args.compile,
+            "amp_bf16": base.train.amp and device.type == "cuda", "compile": base.train.compile or "off",
             "fused_attention": _fused_attention(base), "torch": torch.__version__, "overrides": args.overrides,
             "random_data": args.random_data, "steps": args.steps, "warmup": args.warmup}
     print(f"train step: config {args.config}, fidelity {meta['fidelity']}, batch {meta['batch_size']}, crop "
           f"{meta['crop_size']}, model {meta['model']}, {meta['device']}, bf16 {meta['amp_bf16']}, compile "
-          f"{args.compile}, fused attention {meta['fused_attention']}")
+          f"{meta['compile']}, fused attention {meta['fused_attention']}")
     header = f"{'variant':<22} {'s/step':>8} {'img/s':>8} {'peak MiB':>9} {'syncs':>6} " + " ".join(
         f"{n:>9}" for n in SCHEDULES)
     print(header + "\n" + "-" * len(header))

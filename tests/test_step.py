@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from seco.config import Config, apply_overrides
@@ -103,3 +104,32 @@ def test_loss_start_after_or_at_the_start_iteration(tiny_cfg: Config) -> None:
                                          "method.losses.lil.enabled=false"])
         assert set(active_weights(cfg.method.losses, 5)) == expected
         assert "seg" in active_weights(cfg.method.losses, 6)
+
+
+@pytest.mark.parametrize("fidelity", ["public", "paper"])
+def test_a_training_step_waits_on_the_device_never(tiny_cfg: Config, fidelity: str) -> None:
+    """No .item(), boolean mask or other host read in a whole optimisation step (logging steps aside):
+    counted on the CPU with the operators that synchronise a GPU. The optimizer's step counters live on
+    the host on a GPU too and are left out."""
+    from seco.profiling import SyncCounter
+
+    run, batch, _ = _run(apply_overrides(tiny_cfg, [f"method.fidelity={fidelity}"]))
+    run.step(run.net, batch, 5)  # the reservoir fills on the first step
+    counter = SyncCounter()
+    optimizer_step = run.optimizer.step
+
+    def uncounted(*args, **kwargs):
+        counter.active = False
+        try:
+            return optimizer_step(*args, **kwargs)
+        finally:
+            counter.active = True
+
+    run.optimizer.step = uncounted
+    with counter:
+        out = run.step(run.net, batch, 6)
+    assert counter.count == 0, counter.ops
+    assert {"lig", "lil", "seg", "reg", "ptc"} <= set(out.terms)
+    with SyncCounter() as reading:
+        run.guard.check()
+    assert reading.count == 1  # the one read at a logging step

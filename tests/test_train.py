@@ -161,3 +161,20 @@ def test_skip_leaves_a_corrupt_image_out_counts_and_lists_it(
     listed = (Path(cfg.out_dir) / "bad_samples.txt").read_text().splitlines()
     assert len(listed) == 1 and listed[0].startswith(f"{first}\t") and f"{first}.jpg" in listed[0]
     assert load_checkpoint(Path(cfg.out_dir) / "last.pt")["iteration"] == 2
+
+
+@pytest.mark.slow
+def test_compiled_encoders_train_like_eager_ones(tiny_cfg: Config) -> None:
+    """train.compile (covered by benchmarks/train_step.py; about a minute of compilation on a CPU)."""
+    from seco.data import build_dataset
+    from seco.engine.loader import TrainStream
+    from seco.engine.train import build_training
+
+    data = build_dataset(tiny_cfg.data, "train", train=True, global_view=True)
+    batch = next(TrainStream(data, tiny_cfg.train.batch_size, tiny_cfg.seed).iterate(0))
+    losses = []
+    for mode in ("", "default"):
+        cfg = apply_overrides(tiny_cfg, [f"train.compile={mode!r}"])
+        run = build_training(cfg, torch.device("cpu"), data.num_classes, list(data.class_names))
+        losses.append(run.step(run.net, batch, 5).loss.detach())
+    torch.testing.assert_close(losses[0], losses[1], rtol=1e-4, atol=1e-5)

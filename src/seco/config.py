@@ -359,6 +359,8 @@ class TrainConfig:
     N = ``iterations`` (``iterations + 1`` with ``poly_plus_one``).
     ``decay_all`` applies weight decay to every parameter (public code);
     false spares norms, biases, position embeddings and the class token.
+    ``compile``: ``""`` (off) or a ``torch.compile`` mode for the encoders
+    (``default``, ``reduce-overhead`` with CUDA graphs, ``max-autotune``).
     """
 
     iterations: int = 20000
@@ -372,6 +374,7 @@ class TrainConfig:
     poly_power: float = 0.9
     poly_plus_one: bool = False
     decay_all: bool = True
+    compile: str = ""
     amp: bool = False
     grad_clip: float = 0.0
     log_every: int = 20
@@ -725,6 +728,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "method.losses.lil.formula": ("public", "paper"),
     "method.losses.seg.empty_kind": ("halve", "drop"),
     "method.losses.reg.formula": ("public", "window"),
+    "train.compile": ("", "default", "reduce-overhead", "max-autotune"),
 }
 
 

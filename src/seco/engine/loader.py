@@ -48,25 +48,38 @@ class SeededItems(Dataset):
             return self.dataset[index]
 
 
-class _EpochSampler(Sampler):
-    """Yields ``(epoch, index)`` keys of one process's share, from a start offset."""
+class _StreamSampler(Sampler):
+    """Yields the ``(epoch, index)`` keys of one process's share, epoch after epoch, from a start batch.
 
-    def __init__(self, size: int, seed: int, epoch: int, start: int, rank: int, world: int) -> None:
-        self.size, self.seed, self.epoch, self.start, self.rank, self.world = size, seed, epoch, start, rank, world
+    Each epoch's order is a permutation drawn from (seed, epoch); only its
+    first ``batches_per_epoch`` whole batches are used (the rest of an epoch is
+    dropped, as ``drop_last`` would), so batch ``i`` is the same whatever the
+    start and the number of workers.
+    """
+
+    def __init__(self, size: int, seed: int, rank: int, world: int, batch_size: int, batches_per_epoch: int,
+                 start_batch: int) -> None:
+        self.size, self.seed, self.rank, self.world = size, seed, rank, world
+        self.per_epoch = batch_size * batches_per_epoch
+        self.start = start_batch * batch_size
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        gen = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch, 0x5EED))
-        order = torch.randperm(self.size, generator=gen)
-        share = order[self.rank :: self.world]
-        for index in share[self.start :].tolist():
-            yield self.epoch, index
-
-    def __len__(self) -> int:
-        return max(len(range(self.rank, self.size, self.world)) - self.start, 0)
+        epoch, offset = divmod(self.start, self.per_epoch)
+        while True:
+            gen = torch.Generator().manual_seed(derive_seed(self.seed, epoch, 0x5EED))
+            share = torch.randperm(self.size, generator=gen)[self.rank :: self.world][: self.per_epoch]
+            for index in share[offset:].tolist():
+                yield epoch, index
+            epoch, offset = epoch + 1, 0
 
 
 class TrainStream:
-    """An endless iterator of training batches that can start at any iteration."""
+    """An endless iterator of training batches that can start at any iteration.
+
+    One DataLoader serves the whole run: with ``num_workers > 0`` its workers
+    persist across epochs and prefetch, and batches land in pinned memory when
+    a GPU is present, so the copy to the device can overlap the step.
+    """
 
     def __init__(self, dataset: Dataset, batch_size: int, seed: int, num_workers: int = 0,
                  rank: int = 0, world: int = 1, collate_fn: Any = None) -> None:
@@ -82,14 +95,13 @@ class TrainStream:
 
     def iterate(self, start_iteration: int = 0) -> Iterator[Any]:
         """Batches for iterations ``start_iteration, start_iteration + 1, ...``."""
-        epoch, offset = divmod(start_iteration, self.batches_per_epoch)
-        while True:
-            sampler = _EpochSampler(len(self.items), self.seed, epoch, offset * self.batch_size, self.rank, self.world)
-            loader = DataLoader(self.items, batch_size=self.batch_size, sampler=sampler, drop_last=True,
-                                num_workers=self.num_workers, collate_fn=self.collate_fn,
-                                persistent_workers=False, pin_memory=torch.cuda.is_available())
-            yield from loader
-            epoch, offset = epoch + 1, 0
+        sampler = _StreamSampler(len(self.items), self.seed, self.rank, self.world, self.batch_size,
+                                 self.batches_per_epoch, start_iteration)
+        workers = self.num_workers
+        loader = DataLoader(self.items, batch_size=self.batch_size, sampler=sampler, num_workers=workers,
+                            collate_fn=self.collate_fn, pin_memory=torch.cuda.is_available(),
+                            persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None)
+        return iter(loader)
 
 
 def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:

@@ -9,10 +9,9 @@ and from one ``torch.Generator`` owned by the loop, both saved in checkpoints.
 
 from __future__ import annotations
 
-import math
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from seco.engine.checkpoint import (
     load_weights,
     save_checkpoint,
 )
+from seco.engine.finite import FiniteGuard, NonFiniteLossError
 from seco.engine.loader import TrainStream, derive_seed, to_device
 from seco.engine.logger import ScalarLogger
 from seco.engine.optim import WarmupPoly, build_optimizer
@@ -50,10 +50,6 @@ __all__ = ["NonFiniteLossError", "TrainResult", "TrainingInterrupted", "build_tr
 RESUME_NEUTRAL = ("out_dir", "data.root", "data.num_workers", "data.on_error", "model.pretrained", "model.weights",
                   "train.device", "train.threads", "train.log_every", "train.ckpt_every", "train.eval_every", "eval.")
 LOSS_TITLES = {"cls": "cls", "aux": "aux", "ptc": "PTC", "lig": "LiG", "lil": "LiL", "seg": "seg", "reg": "reg"}
-
-
-class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite; the message names the terms and images."""
 
 
 @dataclass
@@ -86,17 +82,17 @@ class Training:
     generator: torch.Generator
     class_names: list[str]
     start_iteration: int = 0
+    guard: FiniteGuard = field(default_factory=FiniteGuard)
 
-    def step(self, net: torch.nn.Module, batch: dict[str, Any], iteration: int) -> tuple[StepOutput, float]:
-        """One optimisation step: SeCo loss (bf16 autocast on GPU when ``train.amp``), NaN check,
-        backward, AdamW, EMA of the local teacher. ``net`` is the model or its DDP wrapper.
-        Returns the step output and the loss as a float.
+    def step(self, net: torch.nn.Module, batch: dict[str, Any], iteration: int) -> StepOutput:
+        """One optimisation step: SeCo loss (bf16 autocast on GPU when ``train.amp``), backward,
+        AdamW, EMA of the local teacher. ``net`` is the model or its DDP wrapper. Nothing waits for
+        the device: the loss goes to :attr:`guard`, which the loop checks when it logs or saves.
         """
         cfg, device = self.cfg, self.device
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.train.amp and device.type == "cuda"):
             out = seco_step(net, self.state, batch, iteration, self.generator)
-        loss_value = out.loss.item()
-        _check_finite(loss_value, out, iteration, batch["name"])
+        self.guard.observe(out.loss, out.terms, iteration, batch["name"])
         self.optimizer.zero_grad(set_to_none=True)
         with phase("backward"):
             out.loss.backward()
@@ -106,7 +102,7 @@ class Training:
             self.optimizer.step()
         with phase("ema"):
             self.state.after_step(self.net)
-        return out, loss_value
+        return out
 
     def checkpoint(self, iteration: int) -> dict[str, Any]:
         """Everything needed to resume at ``iteration`` exactly (weights_only-safe)."""
@@ -155,11 +151,19 @@ def _set_threads(threads: int) -> None:
 
 
 def build_training(cfg: Config, device: torch.device, num_classes: int, class_names: list[str]) -> Training:
-    """Seed once, then build the model, the SeCo state, the optimizer and the generator."""
+    """Seed once, then build the model, the SeCo state, the optimizer and the generator.
+
+    With ``train.compile`` the student's and the local teacher's encoders are
+    compiled with ``torch.compile`` in that mode (``reduce-overhead`` adds CUDA
+    graphs); their parameters and state dicts stay as they are.
+    """
     torch.manual_seed(cfg.seed)
     net = build_model(cfg.model, num_classes).to(device)
     state = SeCoState(net, cfg.method).to(device)
     tr = cfg.train
+    if tr.compile:
+        net.encoder.compile(mode=tr.compile)
+        state.teacher["encoder"].compile(mode=tr.compile)
     optimizer = build_optimizer(net.param_groups(tr.lr, tr.head_lr_mult, tr.weight_decay, tr.decay_all), tr.betas)
     scheduler = WarmupPoly(optimizer, tr.iterations, tr.warmup_iters, tr.warmup_ratio, tr.poly_power,
                            tr.poly_plus_one)
@@ -256,6 +260,8 @@ def train(cfg: Config, resume: bool = True, progress: bool = True, allow_config_
 
 
 def _save(run: Training, iteration: int) -> Path:
+    """Checkpoint ``iteration`` once every loss since the last check is known to be finite."""
+    run.guard.check()
     path = Path(run.cfg.out_dir) / LAST
     if dist.is_main():
         save_checkpoint(run.checkpoint(iteration), path)
@@ -283,6 +289,7 @@ def _loop(run: Training, net: torch.nn.Module, stream: TrainStream, logger: Scal
     start = time.perf_counter()
     batches = stream.iterate(run.start_iteration)
     done = 0
+    postfix: dict[str, str] = {}
     for iteration in range(run.start_iteration, tr.iterations):
         if dist.any_rank(stop.signum is not None):
             bar.close()
@@ -293,34 +300,27 @@ def _loop(run: Training, net: torch.nn.Module, stream: TrainStream, logger: Scal
         raw = _next_batch(batches, run, stop, iteration)
         batch = to_device(raw, device)
         lr_factor = run.scheduler.step_to(iteration)
-        out, loss_value = run.step(net, batch, iteration)
+        out = run.step(net, batch, iteration)
         done += 1
         rate = done * tr.batch_size / (time.perf_counter() - start)
-        postfix = {"loss": f"{loss_value:.3f}", "img_s": f"{rate:.1f}"}
+        log_now = iteration % tr.log_every == 0 or iteration + 1 == tr.iterations
+        save_now = (iteration + 1) % tr.ckpt_every == 0 or iteration + 1 == tr.iterations
+        if log_now or save_now:  # the one host synchronisation, outside the other steps
+            postfix["loss"] = f"{run.guard.check():.3f}"
+        postfix["img_s"] = f"{rate:.1f}"
         if bad is not None:
             bad.add(raw["skipped"])
             if len(bad):
                 postfix["skipped"] = str(len(bad))
         bar.set_postfix(postfix, refresh=False)
         bar.update(1)
-        if dist.is_main() and (iteration % tr.log_every == 0 or iteration + 1 == tr.iterations):
+        if dist.is_main() and log_now:
             _log(logger, run, out, iteration, lr_factor * tr.lr, rate)
-        if (iteration + 1) % tr.ckpt_every == 0 or iteration + 1 == tr.iterations:
+        if save_now:
             _save(run, iteration + 1)
     bar.close()
     dist.barrier()
     return time.perf_counter() - start, done
-
-
-def _check_finite(loss_value: float, out: StepOutput, iteration: int, names: list[str]) -> None:
-    if math.isfinite(loss_value):
-        return
-    terms = ", ".join(f"{k}={v.item():.4g}" for k, v in out.terms.items())
-    raise NonFiniteLossError(
-        f"non-finite loss at iteration {iteration} ({terms}) on images {', '.join(names)}; "
-        "the last checkpoint is intact, resume from it after fixing the cause (lower train.lr, or "
-        "check these images and their labels)"
-    )
 
 
 def _log(logger: ScalarLogger, run: Training, out: StepOutput, iteration: int, lr: float, rate: float) -> None:
