@@ -87,7 +87,9 @@ class ModelConfig:
 
     The model takes RGB images in [0, 1] and normalises them itself with
     ``pixel_mean`` / ``pixel_std`` (ImageNet's by default, as the public code
-    uses for its ViT-B).
+    uses for its ViT-B). ``pos_embed_antialias`` picks timm's antialiased
+    resize of the position embedding (true) or the public code's plain
+    bicubic one (false).
     """
 
     name: str = "vit_base_patch16_224"
@@ -100,6 +102,7 @@ class ModelConfig:
     aux_layer: int = -3
     drop_path: float = 0.0
     freeze_pos_embed: bool = True
+    pos_embed_antialias: bool = True
     proj_hidden: int = 2048
     proj_dim: int = 0
     seg_dilations: list[int] = field(default_factory=lambda: [6, 12, 18, 24])
