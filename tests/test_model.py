@@ -83,6 +83,7 @@ def test_weights_come_from_a_local_file_offline(tmp_path: Path) -> None:
     encoder = build_encoder("vit_tiny_patch16_224", weights=str(path), kwargs=kwargs)
     assert torch.equal(encoder.vit.blocks[0].attn.qkv.weight, source.blocks[0].attn.qkv.weight)
     assert torch.equal(encoder.vit.patch_embed.pos_embed, source.pos_embed)
+    assert encoder.weights is not None and encoder.weights.tensors == len(source.state_dict())
 
 
 def test_missing_weights_file_is_named(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ and from one ``torch.Generator`` owned by the loop, both saved in checkpoints.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from seco.engine.optim import WarmupPoly, build_optimizer
 from seco.engine.progress import progress_bar
 from seco.method.step import SeCoState, StepOutput, seco_step
 from seco.model import SeCoNet, build_model
+from seco.model.weights import LoadedWeights
 
 __all__ = ["NonFiniteLossError", "TrainResult", "build_training", "train"]
 
@@ -122,15 +124,27 @@ def _set_threads(threads: int) -> None:
 
 
 def build_training(cfg: Config, device: torch.device, num_classes: int, class_names: list[str]) -> Training:
-    """Seed once, then build the model, the SeCo state, the optimizer and the generator."""
+    """Seed once, then build the model, the SeCo state, the optimizer and the generator.
+
+    The returned config records the backbone weights the model started from
+    (``model.weights_sha256``, ``model.weights_tensors``).
+    """
     torch.manual_seed(cfg.seed)
     net = build_model(cfg.model, num_classes).to(device)
+    cfg = _record_weights(cfg, net.encoder.weights)
     state = SeCoState(net, cfg.method).to(device)
     tr = cfg.train
     optimizer = build_optimizer(net.param_groups(tr.lr, tr.head_lr_mult, tr.weight_decay), tr.betas)
     scheduler = WarmupPoly(optimizer, tr.iterations, tr.warmup_iters, tr.warmup_ratio, tr.poly_power)
     generator = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, dist.rank(), 0x7A6))
     return Training(cfg, device, net, state, optimizer, scheduler, generator, class_names)
+
+
+def _record_weights(cfg: Config, loaded: LoadedWeights | None) -> Config:
+    """``cfg`` with the sha256 and tensor count of the weights file loaded (empty when none was)."""
+    model = dataclasses.replace(cfg.model, weights_sha256=loaded.sha256 if loaded else "",
+                                weights_tensors=loaded.tensors if loaded else 0)
+    return dataclasses.replace(cfg, model=model)
 
 
 def train(cfg: Config, resume: bool = True, progress: bool = True) -> TrainResult:
@@ -142,7 +156,7 @@ def train(cfg: Config, resume: bool = True, progress: bool = True) -> TrainResul
     run = build_training(cfg, device, dataset.num_classes, list(dataset.class_names))
     if dist.is_main():
         run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run_dir / "config.yaml")
+        save_config(run.cfg, run_dir / "config.yaml")
     last = latest_checkpoint(run_dir) if resume else None
     if last is not None:
         run.restore(load_checkpoint(last, map_location="cpu"))

@@ -6,13 +6,14 @@ ViT-B, before the final norm) as used for the auxiliary CAM of eq. 1, through
 timm's public ``forward_intermediates``. The position embedding is resized
 bicubically to each input's token grid (with or without antialias, see
 :mod:`seco.model.token_embed`) and may be frozen as in the official setting.
+Weights come from a local file or timm's hub files, loaded completely or not
+at all (:mod:`seco.model.weights`, :mod:`seco.model.hub`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import timm
 import torch
@@ -21,7 +22,9 @@ from timm.layers import PatchEmbed
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
+from seco.model.hub import pretrained_file
 from seco.model.token_embed import TokenEmbed, install_token_embed
+from seco.model.weights import LoadedWeights, load_weights
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ConvStemPatchEmbed", "EncoderOutput", "ViTEncoder", "build_encoder"]
 
@@ -71,7 +74,8 @@ class ViTEncoder(nn.Module):
     ``pixel_std`` (buffers, not saved in ``state_dict``: the config holds them),
     as segment-anything's model does, so no caller needs to know them.
     ``vit.patch_embed`` is a :class:`TokenEmbed` holding the patch embedding,
-    the class token and the position embedding.
+    the class token and the position embedding. ``weights`` records the file
+    the backbone started from (None when it started from random).
     """
 
     pixel_mean: torch.Tensor
@@ -92,6 +96,7 @@ class ViTEncoder(nn.Module):
         self.aux_index = index
         self.embed_dim: int = vit.embed_dim
         self.patch_size: int = vit.patch_embed.patch_size[0]
+        self.weights: LoadedWeights | None = None
 
     def forward(self, images: torch.Tensor) -> EncoderOutput:
         """Encode RGB images in [0, 1] of any size.
@@ -123,33 +128,37 @@ def build_encoder(
     freeze_pos_embed: bool = True,
     pixel_mean: Sequence[float] = IMAGENET_MEAN,
     pixel_std: Sequence[float] = IMAGENET_STD,
+    weights_strict: bool = True,
+    weights_sha256: str = "",
     pos_embed_antialias: bool = True,
 ) -> ViTEncoder:
     """Create a timm ViT by name and wrap it as a :class:`ViTEncoder`.
 
-    Weights come from timm by name when ``pretrained`` (online), or from a
-    local file when ``weights`` is a path (offline); a local file wins.
-    ``pos_embed_antialias`` picks the position-embedding resize.
+    Weights come from ``weights`` (a local file or ``seco:NAME``; it wins), or
+    from timm's Hugging Face files when ``pretrained`` (local cache first, the
+    network only when the hub answers). Either way every encoder tensor must
+    load (``weights_strict``) and the file must match ``weights_sha256`` when
+    that is set. ``pos_embed_antialias`` picks the position-embedding resize.
     """
     options = dict(kwargs or {})
     options.update(num_classes=0, dynamic_img_size=True, drop_path_rate=drop_path)
     if conv_stem:
         options["embed_layer"] = ConvStemPatchEmbed
-    if weights:
-        path = Path(weights).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"model.weights: backbone weights file {path} does not exist")
-        options["pretrained_cfg_overlay"] = {"file": str(path)}
-        pretrained = True
     try:
-        vit = timm.create_model(name, pretrained=pretrained, **options)
+        vit = timm.create_model(name, pretrained=False, **options)
     except RuntimeError as err:
         if "Unknown model" in str(err):
             raise ValueError(f"model.name: {err}") from err
         raise
     if type(vit) is not VisionTransformer:
         raise ValueError(f"model.name: {name!r} builds a timm {type(vit).__name__}, not a VisionTransformer")
+    source = weights or (pretrained_file(vit, name) if pretrained else None)
+    loaded = None
+    if source:
+        loaded = load_weights(vit, source, weights_strict, weights_sha256, pos_embed_antialias)
     tokens = install_token_embed(vit, pos_embed_antialias)
     if freeze_pos_embed and tokens.pos_embed is not None:
         tokens.pos_embed.requires_grad_(False)
-    return ViTEncoder(vit, aux_layer, pixel_mean, pixel_std)
+    encoder = ViTEncoder(vit, aux_layer, pixel_mean, pixel_std)
+    encoder.weights = loaded
+    return encoder
