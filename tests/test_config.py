@@ -93,6 +93,7 @@ def test_dotted_overrides_are_typed() -> None:
         ("method.reservoir.capacity=100", "method.reservoir.capacity"),
         ("data.format=zip", "data.format"),
         ("nonsense.key=1", "nonsense.key"),
+        ("model.weights_sha256=abc123", "model.weights_sha256"),
     ],
 )
 def test_bad_override_names_the_key(override: str, named: str) -> None:

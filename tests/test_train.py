@@ -178,3 +178,32 @@ def test_compiled_encoders_train_like_eager_ones(tiny_cfg: Config) -> None:
         run = build_training(cfg, torch.device("cpu"), data.num_classes, list(data.class_names))
         losses.append(run.step(run.net, batch, 5).loss.detach())
     torch.testing.assert_close(losses[0], losses[1], rtol=1e-4, atol=1e-5)
+
+
+def test_the_run_records_the_backbone_file_its_sha256_and_tensor_count(
+    tiny_cfg: Config, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import hashlib
+    import logging
+
+    import timm
+
+    from seco.config import load_config
+    from seco.model.backbone import ConvStemPatchEmbed
+
+    model = tiny_cfg.model
+    vit = timm.create_model(model.name, num_classes=0, embed_layer=ConvStemPatchEmbed, **model.kwargs)
+    path = tmp_path / "backbone.pth"
+    torch.save(vit.state_dict(), path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    cfg = apply_overrides(tiny_cfg, [f"model.weights={path}", "train.iterations=1"])
+    with caplog.at_level(logging.INFO, logger="seco"):
+        train(cfg, progress=False)
+    assert f"backbone weights: {len(vit.state_dict())} tensors from {path} (sha256 {digest})" in caplog.messages
+    saved = load_config(str(Path(cfg.out_dir) / "config.yaml"))
+    assert (saved.model.weights, saved.model.weights_sha256) == (str(path), digest)
+    assert saved.model.weights_tensors == len(vit.state_dict())
+    assert load_checkpoint(Path(cfg.out_dir) / "last.pt")["config"]["model"]["weights_sha256"] == digest
+    path.write_bytes(path.read_bytes() + b"\0")  # the saved config re-runs only on the same file
+    with pytest.raises(ValueError, match="model.weights_sha256: .* has sha256"):
+        train(dataclasses.replace(saved, out_dir=str(tmp_path / "again")), progress=False)

@@ -10,6 +10,7 @@ Every command that builds a model takes ``--config NAME|FILE`` (default
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -106,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     from seco.engine.stop import TrainingInterrupted
     from seco.engine.train import NonFiniteLossError
 
+    log = logging.getLogger("seco")
+    handler = logging.StreamHandler(sys.stderr)  # the library's one-line notes (e.g. which weights loaded)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(lambda _record: dist.is_main())  # once per run, not once per torchrun process
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
     try:
         return run_command(args)
     except KeyboardInterrupt:
@@ -120,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seco {args.command}: error: {err}", file=sys.stderr)
         return 1
     finally:
+        log.removeHandler(handler)
         dist.cleanup()
 
 

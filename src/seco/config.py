@@ -98,11 +98,23 @@ class ModelConfig:
     The model takes RGB images in [0, 1] and normalises them itself with
     ``pixel_mean`` / ``pixel_std`` (ImageNet's by default, as the public code
     uses for its ViT-B).
+
+    Backbone weights come from ``weights`` (a local file, or ``seco:NAME`` for
+    a file shipped in the package), else from timm's Hugging Face weights when
+    ``pretrained``. Every encoder tensor must load unless ``weights_strict`` is
+    false. A run fills in ``weights_sha256`` and ``weights_tensors`` (what was
+    loaded) in its saved config; a ``weights_sha256`` set by the user is checked
+    against the file instead, so a saved config re-runs only on the same file.
+    ``pos_embed_antialias`` picks timm's antialiased resize of the position
+    embedding (true) or the public code's plain bicubic one (false).
     """
 
     name: str = "vit_base_patch16_224"
     pretrained: bool = True
     weights: str = ""
+    weights_strict: bool = True
+    weights_sha256: str = ""
+    weights_tensors: int = 0
     pixel_mean: list[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])
     pixel_std: list[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
     kwargs: dict[str, Any] = field(default_factory=dict)
@@ -110,6 +122,7 @@ class ModelConfig:
     aux_layer: int = -3
     drop_path: float = 0.0
     freeze_pos_embed: bool = True
+    pos_embed_antialias: bool = False
     proj_hidden: int = 2048
     proj_dim: int = 0
     seg_dilations: list[int] = field(default_factory=lambda: [6, 12, 18, 24])
@@ -598,6 +611,9 @@ def _validate_data(data: DataConfig) -> None:
 
 def _validate_model(model: ModelConfig) -> None:
     _need(bool(model.name.strip()), "model.name", "must name a timm ViT")
+    sha = model.weights_sha256
+    _need(sha == "" or (len(sha) == 64 and all(c in "0123456789abcdef" for c in sha.lower())),
+          "model.weights_sha256", "must be empty (filled in by the run) or the 64 hex digits of a sha256")
     _need(len(model.pixel_mean) == 3, "model.pixel_mean", "needs 3 values (R, G, B)")
     _need(len(model.pixel_std) == 3 and all(s > 0 for s in model.pixel_std), "model.pixel_std",
           "needs 3 positive values (R, G, B)")

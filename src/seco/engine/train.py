@@ -9,6 +9,7 @@ and from one ``torch.Generator`` owned by the loop, both saved in checkpoints.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import time
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from seco.engine.stop import StopSignals, TrainingInterrupted
 from seco.method.schedule import LOSS_NAMES, active_weights
 from seco.method.step import SeCoState, StepOutput, seco_step, wants_global_view
 from seco.model import SeCoNet, build_model
+from seco.model.weights import LoadedWeights
 from seco.profiling import phase
 
 __all__ = ["NonFiniteLossError", "TrainResult", "TrainingInterrupted", "build_training", "loss_starts", "train"]
@@ -156,9 +158,13 @@ def build_training(cfg: Config, device: torch.device, num_classes: int, class_na
     With ``train.compile`` the student's and the local teacher's encoders are
     compiled with ``torch.compile`` in that mode (``reduce-overhead`` adds CUDA
     graphs); their parameters and state dicts stay as they are.
+
+    The returned config records the backbone weights the model started from
+    (``model.weights_sha256``, ``model.weights_tensors``).
     """
     torch.manual_seed(cfg.seed)
     net = build_model(cfg.model, num_classes).to(device)
+    cfg = _record_weights(cfg, net.encoder.weights)
     state = SeCoState(net, cfg.method).to(device)
     tr = cfg.train
     if tr.compile:
@@ -206,6 +212,13 @@ def _check_classes(ckpt: dict[str, Any], dataset: SegDataset, path: Path) -> Non
         )
 
 
+def _record_weights(cfg: Config, loaded: LoadedWeights | None) -> Config:
+    """``cfg`` with the sha256 and tensor count of the weights file loaded (empty when none was)."""
+    model = dataclasses.replace(cfg.model, weights_sha256=loaded.sha256 if loaded else "",
+                                weights_tensors=loaded.tensors if loaded else 0)
+    return dataclasses.replace(cfg, model=model)
+
+
 def train(cfg: Config, resume: bool = True, progress: bool = True, allow_config_change: bool = False) -> TrainResult:
     """Train SeCo (or an ablation) as configured; resume from ``out_dir/last.pt`` if present.
 
@@ -230,7 +243,7 @@ def train(cfg: Config, resume: bool = True, progress: bool = True, allow_config_
     total = cfg.train.iterations
     if dist.is_main():
         run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run_dir / "config.yaml")
+        save_config(run.cfg, run_dir / "config.yaml")
         if ckpt is not None and run.start_iteration < total:
             print(f"resuming from iteration {run.start_iteration} of {total}")
     if run.start_iteration >= total:

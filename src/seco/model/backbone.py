@@ -2,22 +2,29 @@
 
 The encoder returns the final tokens (after the final norm) and the tokens of
 an intermediate block (``aux_layer``, by default L-3, i.e. block 10 of 12 for
-ViT-B, before the final norm) as used for the auxiliary CAM of eq. 1.
-Position embeddings are resized bicubically to the input (timm's
-``dynamic_img_size``), and may be frozen as in the official setting.
+ViT-B, before the final norm) as used for the auxiliary CAM of eq. 1, through
+timm's public ``forward_intermediates``. The position embedding is resized
+bicubically to each input's token grid (with or without antialias, see
+:mod:`seco.model.token_embed`) and may be frozen as in the official setting.
+Weights come from a local file or timm's hub files, loaded completely or not
+at all (:mod:`seco.model.weights`, :mod:`seco.model.hub`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import timm
 import torch
 import torch.nn.functional as F
 from timm.layers import PatchEmbed
+from timm.models.vision_transformer import VisionTransformer
 from torch import nn
+
+from seco.model.hub import pretrained_file
+from seco.model.token_embed import TokenEmbed, install_token_embed
+from seco.model.weights import LoadedWeights, load_weights
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ConvStemPatchEmbed", "EncoderOutput", "ViTEncoder", "build_encoder"]
 
@@ -66,14 +73,19 @@ class ViTEncoder(nn.Module):
     It takes RGB images in [0, 1] and normalises them with ``pixel_mean`` and
     ``pixel_std`` (buffers, not saved in ``state_dict``: the config holds them),
     as segment-anything's model does, so no caller needs to know them.
+    ``vit.patch_embed`` is a :class:`TokenEmbed` holding the patch embedding,
+    the class token and the position embedding. ``weights`` records the file
+    the backbone started from (None when it started from random).
     """
 
     pixel_mean: torch.Tensor
     pixel_std: torch.Tensor
 
-    def __init__(self, vit: nn.Module, aux_layer: int = -3, pixel_mean: Sequence[float] = IMAGENET_MEAN,
+    def __init__(self, vit: VisionTransformer, aux_layer: int = -3, pixel_mean: Sequence[float] = IMAGENET_MEAN,
                  pixel_std: Sequence[float] = IMAGENET_STD) -> None:
         super().__init__()
+        if not isinstance(vit.patch_embed, TokenEmbed):
+            raise TypeError("ViTEncoder needs a ViT prepared by install_token_embed (see build_encoder)")
         self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(pixel_std).view(1, 3, 1, 1), persistent=False)
         depth = len(vit.blocks)
@@ -84,6 +96,7 @@ class ViTEncoder(nn.Module):
         self.aux_index = index
         self.embed_dim: int = vit.embed_dim
         self.patch_size: int = vit.patch_embed.patch_size[0]
+        self.weights: LoadedWeights | None = None
 
     def forward(self, images: torch.Tensor) -> EncoderOutput:
         """Encode RGB images in [0, 1] of any size.
@@ -92,27 +105,16 @@ class ViTEncoder(nn.Module):
         the next multiple (bilinear), so the token grid still covers exactly
         the whole image and token maps upsample back onto it without shift.
         """
-        vit = self.vit
         images = (images - self.pixel_mean.to(images.dtype)) / self.pixel_std.to(images.dtype)
         height, width = images.shape[-2:]
         size = (-(-height // self.patch_size) * self.patch_size, -(-width // self.patch_size) * self.patch_size)
         if size != (height, width):
             images = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
-        x = vit.patch_embed(images)
-        h, w = x.shape[1:3]
-        x = vit.norm_pre(vit.patch_drop(vit._pos_embed(x)))
-        aux = x
-        for i, block in enumerate(vit.blocks):
-            x = block(x)
-            if i == self.aux_index:
-                aux = x
-        x = vit.norm(x)
-        skip = vit.num_prefix_tokens
-        return EncoderOutput(tokens=_to_map(x[:, skip:], h, w), aux_tokens=_to_map(aux[:, skip:], h, w), cls=x[:, 0])
-
-
-def _to_map(tokens: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    return tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], h, w)
+        final, (aux,) = self.vit.forward_intermediates(images, indices=[self.aux_index], norm=False,
+                                                       output_fmt="NCHW")
+        patches = final[:, self.vit.num_prefix_tokens:]
+        tokens = patches.transpose(1, 2).reshape(patches.shape[0], patches.shape[2], *aux.shape[-2:])
+        return EncoderOutput(tokens=tokens, aux_tokens=aux, cls=final[:, 0])
 
 
 def build_encoder(
@@ -126,30 +128,37 @@ def build_encoder(
     freeze_pos_embed: bool = True,
     pixel_mean: Sequence[float] = IMAGENET_MEAN,
     pixel_std: Sequence[float] = IMAGENET_STD,
+    weights_strict: bool = True,
+    weights_sha256: str = "",
+    pos_embed_antialias: bool = True,
 ) -> ViTEncoder:
     """Create a timm ViT by name and wrap it as a :class:`ViTEncoder`.
 
-    Weights come from timm by name when ``pretrained`` (online), or from a
-    local file when ``weights`` is a path (offline); a local file wins.
+    Weights come from ``weights`` (a local file or ``seco:NAME``; it wins), or
+    from timm's Hugging Face files when ``pretrained`` (local cache first, the
+    network only when the hub answers). Either way every encoder tensor must
+    load (``weights_strict``) and the file must match ``weights_sha256`` when
+    that is set. ``pos_embed_antialias`` picks the position-embedding resize.
     """
     options = dict(kwargs or {})
     options.update(num_classes=0, dynamic_img_size=True, drop_path_rate=drop_path)
     if conv_stem:
         options["embed_layer"] = ConvStemPatchEmbed
-    if weights:
-        path = Path(weights).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"model.weights: backbone weights file {path} does not exist")
-        options["pretrained_cfg_overlay"] = {"file": str(path)}
-        pretrained = True
     try:
-        vit = timm.create_model(name, pretrained=pretrained, **options)
+        vit = timm.create_model(name, pretrained=False, **options)
     except RuntimeError as err:
         if "Unknown model" in str(err):
             raise ValueError(f"model.name: {err}") from err
         raise
-    if not hasattr(vit, "blocks") or not hasattr(vit, "_pos_embed"):
-        raise ValueError(f"model.name: {name!r} is not a timm VisionTransformer")
-    if freeze_pos_embed and getattr(vit, "pos_embed", None) is not None:
-        vit.pos_embed.requires_grad_(False)
-    return ViTEncoder(vit, aux_layer, pixel_mean, pixel_std)
+    if type(vit) is not VisionTransformer:
+        raise ValueError(f"model.name: {name!r} builds a timm {type(vit).__name__}, not a VisionTransformer")
+    source = weights or (pretrained_file(vit, name) if pretrained else None)
+    loaded = None
+    if source:
+        loaded = load_weights(vit, source, weights_strict, weights_sha256, pos_embed_antialias)
+    tokens = install_token_embed(vit, pos_embed_antialias)
+    if freeze_pos_embed and tokens.pos_embed is not None:
+        tokens.pos_embed.requires_grad_(False)
+    encoder = ViTEncoder(vit, aux_layer, pixel_mean, pixel_std)
+    encoder.weights = loaded
+    return encoder

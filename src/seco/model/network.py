@@ -135,7 +135,9 @@ def build_model(cfg: ModelConfig, num_classes: int) -> SeCoNet:
     if num_classes < 2:
         raise ValueError(f"need at least one foreground class, got num_classes={num_classes}")
     encoder = build_encoder(cfg.name, cfg.pretrained, cfg.weights, cfg.kwargs, cfg.conv_stem, cfg.aux_layer,
-                            cfg.drop_path, cfg.freeze_pos_embed, cfg.pixel_mean, cfg.pixel_std)
+                            cfg.drop_path, cfg.freeze_pos_embed, cfg.pixel_mean, cfg.pixel_std,
+                            weights_strict=cfg.weights_strict, weights_sha256=cfg.weights_sha256,
+                            pos_embed_antialias=cfg.pos_embed_antialias)
     return SeCoNet(encoder, num_classes, cfg.proj_hidden, cfg.proj_dim, list(cfg.seg_dilations))
 
 
