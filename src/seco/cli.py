@@ -40,7 +40,8 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="CAM, pseudo-mask and segmentation mIoU of a checkpoint")
     evaluate.add_argument("--checkpoint", required=True, type=Path)
     evaluate.add_argument("--split", default=None, help="data split (default eval.split)")
-    evaluate.add_argument("--outputs", default="cam,mask,seg", help="comma list of cam, mask, seg")
+    evaluate.add_argument("--outputs", default=None,
+                          help="comma list of cam, mask, seg (default all three; seg for a train.supervision=full run)")
     evaluate.add_argument("--out", default=None, type=Path, help="folder for metrics.json and the report")
     _add_config_args(evaluate, default=None)
 

@@ -21,6 +21,11 @@ def _with_out(cfg: Config, out: str | None) -> Config:
     return dataclasses.replace(cfg, out_dir=out) if out else cfg
 
 
+def _default_outputs(cfg: Config) -> tuple[str, ...]:
+    """What an evaluation measures unless told: a full-supervision run has no trained CAMs, only its seg head."""
+    return ("seg",) if cfg.train.supervision == "full" else ("cam", "mask", "seg")
+
+
 def _train_and_report(cfg: Config, fresh: bool, skip_eval: bool = False) -> Path:
     from seco.engine.restore import load_trained
     from seco.engine.train import train
@@ -31,7 +36,7 @@ def _train_and_report(cfg: Config, fresh: bool, skip_eval: bool = False) -> Path
               f"({result.images_per_second:.1f} img/s); checkpoint {result.checkpoint}")
     if not skip_eval:
         trained = load_trained(result.checkpoint)
-        _evaluate_into(trained, cfg.eval.split, ("cam", "mask", "seg"), cfg.eval.crf, Path(cfg.out_dir),
+        _evaluate_into(trained, cfg.eval.split, _default_outputs(cfg), cfg.eval.crf, Path(cfg.out_dir),
                        train_seconds=result.seconds)
     return result.checkpoint
 
@@ -40,6 +45,7 @@ def _evaluate_into(trained: Trained, split: str, outputs: tuple[str, ...], crf: 
                    train_seconds: float | None = None) -> None:
     from seco.engine.evaluate import evaluate
     from seco.engine.run_report import write_run_report
+    from seco.report.ceiling import run_setting
 
     cfg = trained.cfg
     start = time.perf_counter()
@@ -47,7 +53,8 @@ def _evaluate_into(trained: Trained, split: str, outputs: tuple[str, ...], crf: 
                           num_samples=cfg.eval.num_overlays, num_embeddings=cfg.eval.num_embeddings,
                           progress=dist.is_main())
     meta = evaluation.document.setdefault("meta", {})
-    meta.update(run=cfg.name, iteration=trained.iteration, eval_seconds=round(time.perf_counter() - start, 1))
+    meta.update(run=cfg.name, iteration=trained.iteration, eval_seconds=round(time.perf_counter() - start, 1),
+                supervision=cfg.train.supervision, setting=run_setting(cfg))
     if train_seconds is not None:
         meta["train_seconds"] = round(train_seconds, 1)
     if dist.is_main():
@@ -77,7 +84,8 @@ def run_command(args: argparse.Namespace) -> int:
         trained = load_trained(args.checkpoint, args.config, args.overrides)
         split = args.split or trained.cfg.eval.split
         out = args.out or args.checkpoint.parent / f"eval-{split}"
-        outputs = tuple(o.strip() for o in args.outputs.split(",") if o.strip())
+        outputs = (tuple(o.strip() for o in args.outputs.split(",") if o.strip()) if args.outputs
+                   else _default_outputs(trained.cfg))
         _evaluate_into(trained, split, outputs, trained.cfg.eval.crf, out)
     elif command == "export-masks":
         from seco.engine.export import export_masks

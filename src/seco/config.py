@@ -234,8 +234,15 @@ class MethodConfig:
 # ---------------------------------------------------------------------------
 @dataclass
 class TrainConfig:
-    """Optimisation, schedule, logging and checkpointing."""
+    """Optimisation, schedule, logging and checkpointing.
 
+    ``supervision`` is ``weak`` (SeCo from image-level labels) or ``full``:
+    the fully supervised counterpart of paper Table 5, the same network,
+    schedule and data with the segmentation head trained on the ground-truth
+    masks and every WSSS loss off (:mod:`seco.method.supervised`).
+    """
+
+    supervision: str = "weak"
     iterations: int = 20000
     batch_size: int = 4
     lr: float = 6e-5
@@ -426,8 +433,11 @@ def validate(cfg: Config) -> None:
     need(0 <= rect.sigma <= 1, "method.rectification.sigma", "is a fraction in [0, 1]")
     need(rect.mean_over in {"positives", "all_keys"}, "method.rectification.mean_over",
          "must be 'positives' (paper) or 'all_keys' (public code)")
+    need(cfg.train.supervision in {"weak", "full"}, "train.supervision",
+         f"{cfg.train.supervision!r} is not weak (image-level labels) or full (ground-truth masks)")
     terms = [getattr(cfg.method.losses, n) for n in ("cls", "aux", "ptc", "lig", "lil", "seg", "reg")]
-    need(any(t.enabled and t.weight > 0 and t.start_iter == 0 for t in terms), "method.losses",
+    starts = any(t.enabled and t.weight > 0 and t.start_iter == 0 for t in terms)
+    need(cfg.train.supervision == "full" or starts, "method.losses",
          "no loss is active at iteration 0; enable one (usually cls) with start_iter 0")
     need(cfg.method.losses.tau_g > 0 and cfg.method.losses.tau_l > 0, "method.losses.tau_g",
          "temperatures must be positive")

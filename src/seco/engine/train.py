@@ -28,6 +28,7 @@ from seco.engine.logger import ScalarLogger
 from seco.engine.optim import WarmupPoly, build_optimizer
 from seco.engine.progress import progress_bar
 from seco.method.step import SeCoState, StepOutput, seco_step
+from seco.method.supervised import require_masks, supervised_step
 from seco.model import SeCoNet, build_model
 
 __all__ = ["NonFiniteLossError", "TrainResult", "build_training", "train"]
@@ -63,13 +64,17 @@ class Training:
     start_iteration: int = 0
 
     def step(self, net: torch.nn.Module, batch: dict[str, Any], iteration: int) -> tuple[StepOutput, float]:
-        """One optimisation step: SeCo loss (bf16 autocast on GPU when ``train.amp``), NaN check,
+        """One optimisation step: SeCo loss, or the ground-truth segmentation loss under
+        ``train.supervision=full`` (bf16 autocast on GPU when ``train.amp``), NaN check,
         backward, AdamW, EMA of the local teacher. ``net`` is the model or its DDP wrapper.
         Returns the step output and the loss as a float.
         """
         cfg, device = self.cfg, self.device
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.train.amp and device.type == "cuda"):
-            out = seco_step(net, self.state, batch, iteration, self.generator)
+            if cfg.train.supervision == "full":
+                out = supervised_step(net, batch)
+            else:
+                out = seco_step(net, self.state, batch, iteration, self.generator)
         loss_value = out.loss.item()
         _check_finite(loss_value, out, iteration, batch["name"])
         self.optimizer.zero_grad(set_to_none=True)
@@ -139,6 +144,8 @@ def train(cfg: Config, resume: bool = True, progress: bool = True) -> TrainResul
     device = dist.init_distributed(cfg.train.device)
     run_dir = Path(cfg.out_dir)
     dataset = build_dataset(cfg.data, cfg.data.train_split, train=True)
+    if cfg.train.supervision == "full":
+        require_masks(dataset, cfg.data.train_split)
     run = build_training(cfg, device, dataset.num_classes, list(dataset.class_names))
     if dist.is_main():
         run_dir.mkdir(parents=True, exist_ok=True)

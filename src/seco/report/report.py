@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from seco.atomic import atomic_write
+from seco.report.ceiling import ceiling_section
 from seco.report.plots import confusion_ratio_bars
 from seco.report.tables import (
     BLOCK_TITLES,
@@ -125,7 +126,9 @@ def compare_runs(run_dirs: Sequence[PathLike], out_dir: PathLike) -> Path:
     All runs must be on the same split (comparing train CAMs to val
     segmentation is an error) and share class names. Writes
     ``confusion_ratio_<block>.png`` and ``comparison.md`` into ``out_dir``;
-    returns the Markdown path.
+    returns the Markdown path. When full-supervision runs are among them,
+    the weak runs are also reported as a fraction of their counterpart
+    (:mod:`seco.report.ceiling`).
     """
     dirs = [Path(d) for d in run_dirs]
     if not dirs:
@@ -147,4 +150,7 @@ def compare_runs(run_dirs: Sequence[PathLike], out_dir: PathLike) -> Path:
         figure = confusion_ratio_bars(blocks, out_dir / f"confusion_ratio_{block_name}.png", title=plot_title)
         cooccurrence = {run: r.get("cooccurrence", {}).get(block_name, []) for run, r in runs.items()}
         sections.append(_comparison_section(title, blocks, cooccurrence, split, figure.name))
+    ceiling = ceiling_section(runs)
+    if ceiling:
+        sections.append(ceiling)
     return atomic_write(out_dir / COMPARISON_FILE, "\n".join(sections))
