@@ -69,3 +69,12 @@ def voc_root(tmp_path: Path) -> Path:
 def tiny_cfg(synthetic_root: Path, tmp_path: Path) -> Config:
     """The synthetic config shrunk to a tiny model and a few iterations."""
     return load_config("synthetic", tiny_overrides(synthetic_root, tmp_path / "run"))
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Path) -> Path:
+    """``last.pt`` of the tiny model trained 3 iterations on :func:`synthetic_root` (once per session)."""
+    from seco.engine.train import train
+
+    out = tmp_path_factory.mktemp("tiny-run")
+    return train(load_config("synthetic", tiny_overrides(synthetic_root, out)), progress=False).checkpoint

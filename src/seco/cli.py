@@ -45,10 +45,15 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", default=None, type=Path, help="folder for metrics.json and the report")
     _add_config_args(evaluate, default=None)
 
-    export = sub.add_parser("export-masks", help="write pseudo masks (CAM + PAR) as VOC palette PNGs")
+    export = sub.add_parser("export-masks", help="write pseudo masks (CAM + PAR), or a VOC test-server "
+                                                 "submission, as VOC palette PNGs")
     export.add_argument("--checkpoint", required=True, type=Path)
-    export.add_argument("--split", default=None)
+    export.add_argument("--split", default=None, help="default data.train_split (pseudo) or test (voc-test)")
     export.add_argument("--out", required=True, type=Path)
+    export.add_argument("--format", default="pseudo", choices=["pseudo", "voc-test"],
+                        help="pseudo: CAM + PAR masks of a labelled split; voc-test: segmentation-head predictions "
+                             "in the evaluation server's layout (results/VOC2012/Segmentation/comp6_test_cls)")
+    export.add_argument("--archive", action="store_true", help="with voc-test: also write OUT/results.tar.gz")
     _add_config_args(export, default=None)
 
     predict = sub.add_parser("predict", help="segment your own images (files or folders)")

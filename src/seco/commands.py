@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seco.config import Config, available_configs, config_yaml, load_config
+from seco.config import Config, ConfigError, available_configs, config_yaml, load_config
 from seco.engine import dist
 
 if TYPE_CHECKING:
@@ -87,10 +87,21 @@ def run_command(args: argparse.Namespace) -> int:
         outputs = (tuple(o.strip() for o in args.outputs.split(",") if o.strip()) if args.outputs
                    else _default_outputs(trained.cfg))
         _evaluate_into(trained, split, outputs, trained.cfg.eval.crf, out)
+    elif command == "export-masks" and args.format == "voc-test":
+        from seco.engine.restore import load_trained
+        from seco.engine.submission import export_voc_test
+
+        trained = load_trained(args.checkpoint, args.config, args.overrides)
+        split = args.split or "test"
+        submission = export_voc_test(trained, split, args.out, archive=args.archive)
+        print(f"wrote {submission.count} segmentation masks of split {split!r} to {submission.folder}"
+              + (f"; archive {submission.archive}" if submission.archive else ""))
     elif command == "export-masks":
         from seco.engine.export import export_masks
         from seco.engine.restore import load_trained
 
+        if args.archive:
+            raise ConfigError("--archive belongs to --format voc-test (the test-server submission)")
         trained = load_trained(args.checkpoint, args.config, args.overrides)
         split = args.split or trained.cfg.data.train_split
         written = export_masks(trained, split, args.out)

@@ -18,7 +18,7 @@ from seco.data.labels import check_foreground, read_label_file, resolve_labels
 from seco.data.records import Catalog, PngMask, Record
 from seco.labels import IGNORE_INDEX
 
-__all__ = ["read_voc"]
+__all__ = ["read_voc", "read_voc_images"]
 
 
 def read_voc(
@@ -65,6 +65,23 @@ def read_voc(
         if require_labels:
             check_foreground(labels, origin)
         records.append(Record(name, image, labels, mask))
+    return Catalog(root=root, records=records, class_names=list(class_names))
+
+
+def read_voc_images(root: Path, split: str, *, class_names: Sequence[str], image_dir: str = "JPEGImages") -> Catalog:
+    """The images of ``root/ImageSets/Segmentation/<split>.txt`` without labels or masks.
+
+    For a test split (VOC2012 test), whose images have neither; the records
+    carry no labels, so only the segmentation head can predict them.
+
+    Raises:
+        DataError: missing split list or an entry without an image file.
+    """
+    list_path = root / "ImageSets" / "Segmentation" / f"{split}.txt"
+    names = read_split_list(list_path)
+    image_folder = root / image_dir
+    images = image_index(image_folder)
+    records = [Record(name, find_image(images, name, list_path, image_folder), ()) for name in names]
     return Catalog(root=root, records=records, class_names=list(class_names))
 
 
