@@ -61,6 +61,16 @@ def _build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--checkpoint", required=True, type=Path)
     predict.add_argument("--out", default=Path("predictions"), type=Path)
 
+    explain = sub.add_parser("explain", help="patch-level feature view of one image (paper Fig. 6)")
+    explain.add_argument("image", type=Path)
+    explain.add_argument("--checkpoint", required=True, type=Path)
+    explain.add_argument("--baseline", default=None, type=Path, help="a second checkpoint drawn beside the first")
+    explain.add_argument("--mask", default=None, type=Path,
+                         help="ground-truth mask PNG (default: <root>/<data.mask_dir>/<stem>.png if it exists)")
+    explain.add_argument("--grid", default=4, type=int, help="patches per side (default 4: 16 patches)")
+    explain.add_argument("--projection", default="pca", choices=["pca", "tsne"])
+    explain.add_argument("--out", default=None, type=Path, help="PNG path (default CHECKPOINT_DIR/explain/STEM.png)")
+
     compare = sub.add_parser("compare", help="compare the metrics of several runs")
     compare.add_argument("runs", nargs="+", type=Path)
     compare.add_argument("--out", default=Path("runs/compare"), type=Path)

@@ -111,6 +111,13 @@ def run_command(args: argparse.Namespace) -> int:
 
         written = predict_paths(Predictor.from_checkpoint(args.checkpoint), args.paths, args.out)
         print(f"wrote {len(written)} masks and overlays to {args.out}")
+    elif command == "explain":
+        from seco.engine.explain import explain_image
+
+        checkpoints = {"checkpoint": args.checkpoint, **({"baseline": args.baseline} if args.baseline else {})}
+        out = args.out or args.checkpoint.parent / "explain" / f"{args.image.stem}.png"
+        figure = explain_image(args.image, checkpoints, out, args.grid, args.mask, args.projection)
+        print(f"patch view written to {figure}")
     elif command == "compare":
         from seco.report.report import compare_runs
 
