@@ -105,7 +105,7 @@ def patch_view_figure(rgb: np.ndarray, boxes: Sequence[Box], views: Mapping[str,
     for column, (title, view) in enumerate(views.items(), start=1):
         xy = project_2d(view.embeddings, projection, seed)
         _draw_scatter(fig.add_subplot(grid[0, column]), xy, view, class_names,
-                      f"{title}: patch embeddings q ({projection.upper()})")
+                      f"{title}\npatch embeddings q ({projection.upper()})")
         if view.prototype_names:
             _draw_similarity(fig, fig.add_subplot(grid[1, column]), view)
     fig.tight_layout()
