@@ -11,7 +11,7 @@ high-water mark, VmHWM) and the bytes it wrote to storage (write_bytes);
 afterwards the files the run left are listed. The weights do not change
 the cost, so random ones are fine.
 
-    python benchmarks/eval_scale.py                                  # N = 1000, 5000, 20000
+    python benchmarks/eval_scale.py                                  # N = 1000, 4000, 20000 at 32 px
     python benchmarks/eval_scale.py --sizes 200 400 --no-crf         # without the crf extra
 
 Linux only (/proc). Prints a table and writes benchmarks/results/eval_scale.json.
@@ -193,8 +193,8 @@ def float_files(files: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> list[Row]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 20000])
-    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000, 20000])
+    parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--crf-workers", type=int, default=2)
     parser.add_argument("--no-crf", action="store_true", help="measure without the dense CRF")
     parser.add_argument("--batch-size", type=int, default=32)
