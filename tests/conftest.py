@@ -79,3 +79,9 @@ def tiny_run(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     out = tmp_path_factory.mktemp("tiny_run") / "run"
     train(load_config("synthetic", tiny_overrides(synthetic_root, out, iterations=2)), progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_run: Path) -> Path:
+    """``last.pt`` of :func:`tiny_run` (read it, do not write)."""
+    return tiny_run / "last.pt"

@@ -51,14 +51,20 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="CAM, pseudo-mask and segmentation mIoU of a checkpoint")
     evaluate.add_argument("--checkpoint", required=True, type=Path)
     evaluate.add_argument("--split", default=None, help="data split (default eval.split)")
-    evaluate.add_argument("--outputs", default="cam,mask,seg", help="comma list of cam, mask, seg")
+    evaluate.add_argument("--outputs", default=None,
+                          help="comma list of cam, mask, seg (default all three; seg for a train.supervision=full run)")
     evaluate.add_argument("--out", default=None, type=Path, help="folder for metrics.json and the report")
     _add_config_args(evaluate, default=None)
 
-    export = sub.add_parser("export-masks", help="write pseudo masks (CAM + PAR) as VOC palette PNGs")
+    export = sub.add_parser("export-masks", help="write pseudo masks (CAM + PAR), or a VOC test-server "
+                                                 "submission, as VOC palette PNGs")
     export.add_argument("--checkpoint", required=True, type=Path)
-    export.add_argument("--split", default=None)
+    export.add_argument("--split", default=None, help="default data.train_split (pseudo) or test (voc-test)")
     export.add_argument("--out", required=True, type=Path)
+    export.add_argument("--format", default="pseudo", choices=["pseudo", "voc-test"],
+                        help="pseudo: CAM + PAR masks of a labelled split; voc-test: segmentation-head predictions "
+                             "in the evaluation server's layout (results/VOC2012/Segmentation/comp6_test_cls)")
+    export.add_argument("--archive", action="store_true", help="with voc-test: also write OUT/results.tar.gz")
     _add_config_args(export, default=None)
 
     predict = sub.add_parser("predict", help="segment your own images (files or folders)")
@@ -67,6 +73,16 @@ def _build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", default=Path("predictions"), type=Path,
                          help="output folder; a folder given as input keeps its sub-folders there")
     predict.add_argument("--overwrite", action="store_true", help="replace predictions already in --out")
+
+    explain = sub.add_parser("explain", help="patch-level feature view of one image (paper Fig. 6)")
+    explain.add_argument("image", type=Path)
+    explain.add_argument("--checkpoint", required=True, type=Path)
+    explain.add_argument("--baseline", default=None, type=Path, help="a second checkpoint drawn beside the first")
+    explain.add_argument("--mask", default=None, type=Path,
+                         help="ground-truth mask PNG (default: <root>/<data.mask_dir>/<stem>.png if it exists)")
+    explain.add_argument("--grid", default=4, type=int, help="patches per side (default 4: 16 patches)")
+    explain.add_argument("--projection", default="pca", choices=["pca", "tsne"])
+    explain.add_argument("--out", default=None, type=Path, help="PNG path (default CHECKPOINT_DIR/explain/STEM.png)")
 
     compare = sub.add_parser("compare", help="compare the metrics of several runs")
     compare.add_argument("runs", nargs="+", type=Path)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seco.config import Config, available_configs, config_yaml, load_config
+from seco.config import Config, ConfigError, available_configs, config_yaml, load_config
 from seco.engine import dist
 
 if TYPE_CHECKING:
@@ -19,6 +19,11 @@ __all__ = ["run_command"]
 
 def _with_out(cfg: Config, out: str | None) -> Config:
     return dataclasses.replace(cfg, out_dir=out) if out else cfg
+
+
+def _default_outputs(cfg: Config) -> tuple[str, ...]:
+    """What an evaluation measures unless told: a full-supervision run has no trained CAMs, only its seg head."""
+    return ("seg",) if cfg.train.supervision == "full" else ("cam", "mask", "seg")
 
 
 def _train_and_report(cfg: Config, fresh: bool, skip_eval: bool = False, allow_config_change: bool = False) -> Path:
@@ -32,7 +37,7 @@ def _train_and_report(cfg: Config, fresh: bool, skip_eval: bool = False, allow_c
               f"({result.images_per_second:.1f} img/s); checkpoint {result.checkpoint}")
     if not skip_eval:
         trained = load_trained(result.checkpoint)
-        _evaluate_into(trained, cfg.eval.split, ("cam", "mask", "seg"), cfg.eval.crf, Path(cfg.out_dir),
+        _evaluate_into(trained, cfg.eval.split, _default_outputs(cfg), cfg.eval.crf, Path(cfg.out_dir),
                        train_seconds=result.seconds if result.iterations else None)
     return result.checkpoint
 
@@ -42,6 +47,7 @@ def _evaluate_into(trained: Trained, split: str, outputs: tuple[str, ...], crf: 
     from seco.engine.bad_samples import BadSampleLog, evaluation_list
     from seco.engine.evaluate import evaluate
     from seco.engine.run_report import write_run_report
+    from seco.report.ceiling import run_setting
     from seco.report.tables import split_label
 
     cfg = trained.cfg
@@ -50,7 +56,8 @@ def _evaluate_into(trained: Trained, split: str, outputs: tuple[str, ...], crf: 
                           num_samples=cfg.eval.num_overlays, num_embeddings=cfg.eval.num_embeddings,
                           progress=dist.is_main(), class_names=trained.class_names)
     meta = evaluation.document.setdefault("meta", {})
-    meta.update(run=cfg.name, iteration=trained.iteration, eval_seconds=round(time.perf_counter() - start, 1))
+    meta.update(run=cfg.name, iteration=trained.iteration, eval_seconds=round(time.perf_counter() - start, 1),
+                supervision=cfg.train.supervision, setting=run_setting(cfg))
     if train_seconds is not None:
         meta["train_seconds"] = round(train_seconds, 1)
     if not dist.is_main():
@@ -109,12 +116,24 @@ def run_command(args: argparse.Namespace) -> int:
         trained = load_trained(args.checkpoint, args.config, args.overrides)
         split = args.split or trained.cfg.eval.split
         out = args.out or args.checkpoint.parent / f"eval-{split}"
-        outputs = tuple(o.strip() for o in args.outputs.split(",") if o.strip())
+        outputs = (tuple(o.strip() for o in args.outputs.split(",") if o.strip()) if args.outputs
+                   else _default_outputs(trained.cfg))
         _evaluate_into(trained, split, outputs, trained.cfg.eval.crf, out)
+    elif command == "export-masks" and args.format == "voc-test":
+        from seco.engine.restore import load_trained
+        from seco.engine.submission import export_voc_test
+
+        trained = load_trained(args.checkpoint, args.config, args.overrides)
+        split = args.split or "test"
+        submission = export_voc_test(trained, split, args.out, archive=args.archive)
+        print(f"wrote {submission.count} segmentation masks of split {split!r} to {submission.folder}"
+              + (f"; archive {submission.archive}" if submission.archive else ""))
     elif command == "export-masks":
         from seco.engine.export import export_masks
         from seco.engine.restore import load_trained
 
+        if args.archive:
+            raise ConfigError("--archive belongs to --format voc-test (the test-server submission)")
         trained = load_trained(args.checkpoint, args.config, args.overrides)
         split = args.split or trained.cfg.data.train_split
         written = export_masks(trained, split, args.out)
@@ -130,6 +149,13 @@ def run_command(args: argparse.Namespace) -> int:
     elif command == "check-data":
         _check_data(load_config(args.config, args.overrides), args.split, args.workers)
         return 0
+    elif command == "explain":
+        from seco.engine.explain import explain_image
+
+        checkpoints = {"checkpoint": args.checkpoint, **({"baseline": args.baseline} if args.baseline else {})}
+        out = args.out or args.checkpoint.parent / "explain" / f"{args.image.stem}.png"
+        figure = explain_image(args.image, checkpoints, out, args.grid, args.mask, args.projection)
+        print(f"patch view written to {figure}")
     elif command == "compare":
         from seco.report.report import compare_runs
 

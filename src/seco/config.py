@@ -374,8 +374,14 @@ class TrainConfig:
     false spares norms, biases, position embeddings and the class token.
     ``compile``: ``""`` (off) or a ``torch.compile`` mode for the encoders
     (``default``, ``reduce-overhead`` with CUDA graphs, ``max-autotune``).
+
+    ``supervision`` is ``weak`` (SeCo from image-level labels) or ``full``:
+    the fully supervised counterpart of paper Table 5, the same network,
+    schedule and data with the segmentation head trained on the ground-truth
+    masks and every WSSS loss off (:mod:`seco.method.supervised`).
     """
 
+    supervision: str = "weak"
     iterations: int = 20000
     batch_size: int = 4
     lr: float = 6e-5
@@ -630,7 +636,7 @@ def _validate_model(model: ModelConfig) -> None:
         _need(model.aux_layer != -1, "model.aux_layer", "must name a block before the last one")
 
 
-def _validate_method(method: MethodConfig, data: DataConfig, batch_size: int) -> None:
+def _validate_method(method: MethodConfig, data: DataConfig, batch_size: int, supervised: bool) -> None:
     cam = method.cam
     _need(0 <= cam.low_thr <= cam.high_thr <= 1, "method.cam.low_thr",
           f"need 0 <= low_thr <= high_thr <= 1, got low_thr {cam.low_thr} and high_thr {cam.high_thr}")
@@ -665,16 +671,16 @@ def _validate_method(method: MethodConfig, data: DataConfig, batch_size: int) ->
     _non_negative({"method.prototypes.start_iter": method.prototypes.start_iter})
     rect = method.rectification
     _non_negative({"method.rectification.sigma": rect.sigma})  # paper rule: a fraction; public rule: a ratio
-    _validate_losses(method.losses)
+    _validate_losses(method.losses, supervised)
 
 
-def _validate_losses(losses: LossesConfig) -> None:
+def _validate_losses(losses: LossesConfig, supervised: bool) -> None:
     names = ("cls", "aux", "ptc", "lig", "lil", "seg", "reg")
     for name in names:
         term, key = getattr(losses, name), f"method.losses.{name}"
         _non_negative({f"{key}.weight": term.weight, f"{key}.start_iter": term.start_iter})
     terms = [getattr(losses, n) for n in names]
-    _need(any(t.enabled and t.weight > 0 and t.start_iter == 0 for t in terms), "method.losses",
+    _need(supervised or any(t.enabled and t.weight > 0 and t.start_iter == 0 for t in terms), "method.losses",
           "no loss is active at iteration 0; enable one (usually cls) with start_iter 0")
     _positive({"method.losses.tau_g": losses.tau_g, "method.losses.tau_l": losses.tau_l,
                "method.losses.reg.sigma_rgb": losses.reg.sigma_rgb, "method.losses.reg.sigma_xy": losses.reg.sigma_xy})
@@ -718,7 +724,7 @@ def validate(cfg: Config) -> None:
     _validate_data(cfg.data)
     _validate_model(cfg.model)
     _validate_train(cfg.train)  # before the method: the reservoir check divides by train.batch_size
-    _validate_method(cfg.method, cfg.data, cfg.train.batch_size)
+    _validate_method(cfg.method, cfg.data, cfg.train.batch_size, cfg.train.supervision == "full")
     _check_choices(cfg)
     _validate_eval(cfg.eval)
 
@@ -745,6 +751,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "method.losses.seg.empty_kind": ("halve", "drop"),
     "method.losses.reg.formula": ("public", "window"),
     "train.compile": ("", "default", "reduce-overhead", "max-autotune"),
+    "train.supervision": ("weak", "full"),
 }
 
 

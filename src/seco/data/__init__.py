@@ -5,7 +5,7 @@ Readers (synthetic, VOC, COCO, folder) turn a folder on disk into a
 transforms them; :func:`build_dataset` picks the reader a config names.
 """
 
-from seco.data.build import build_dataset, build_transform, default_class_names, read_catalog
+from seco.data.build import build_dataset, build_image_set, build_transform, default_class_names, read_catalog
 from seco.data.cache import cache_dir, ensure_synthetic, synthetic_dir
 from seco.data.classes import COCO_CLASSES, VOC_CLASSES
 from seco.data.coco import read_coco
@@ -41,6 +41,7 @@ __all__ = [
     "Transform",
     "VOC_CLASSES",
     "build_dataset",
+    "build_image_set",
     "build_transform",
     "cache_dir",
     "default_class_names",

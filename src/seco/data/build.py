@@ -16,9 +16,9 @@ from seco.data.records import Catalog, PngMask
 from seco.data.scenes import CLASSES as SYNTHETIC_CLASSES
 from seco.data.synthetic import CONTEXT_DIR, read_classes, read_contexts, read_cooccurrence
 from seco.data.transforms import EvalTransform, GlobalView, TrainTransform, Transform
-from seco.data.voc import read_voc
+from seco.data.voc import read_voc, read_voc_images
 
-__all__ = ["build_dataset", "build_transform", "default_class_names", "fill_split", "read_catalog"]
+__all__ = ["build_dataset", "build_image_set", "build_transform", "default_class_names", "fill_split", "read_catalog"]
 
 SYNTHETIC_LABELS = "class_labels.json"
 
@@ -125,3 +125,14 @@ def build_dataset(cfg: DataConfig, split: str, train: bool, global_view: bool = 
     view = GlobalView(cfg.crop_size) if global_view else None
     return SegDataset(read_catalog(cfg, split, train), build_transform(cfg, train), with_context=not train,
                       global_view=view, on_bad=on_bad)
+
+
+def build_image_set(cfg: DataConfig, split: str, class_names: list[str]) -> SegDataset:
+    """The plain images of ``split`` of a VOC-layout set (``voc``, ``coco`` with PNG masks, ``synthetic``),
+    without labels or masks: a test split such as VOC2012 test. ``class_names`` size the label vectors."""
+    if cfg.format not in ("voc", "coco", "synthetic") or (cfg.format == "coco" and cfg.annotations):
+        raise DataError(f"data.format {cfg.format!r} has no VOC layout (ImageSets/Segmentation/<split>.txt "
+                        "and an image folder); test images need one")
+    root = ensure_synthetic(cfg) if cfg.format == "synthetic" else _root(cfg)
+    return SegDataset(read_voc_images(root, split, class_names=class_names, image_dir=fill_split(cfg.image_dir, split)),
+                      EvalTransform())

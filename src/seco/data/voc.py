@@ -19,7 +19,7 @@ from seco.data.records import Catalog, PngMask, Record
 from seco.data.skip import BadSample, record_errors
 from seco.labels import IGNORE_INDEX
 
-__all__ = ["read_voc"]
+__all__ = ["read_voc", "read_voc_images"]
 
 
 def read_voc(
@@ -71,6 +71,23 @@ def read_voc(
                 check_foreground(labels, origin)
             records.append(Record(name, image, labels, mask))
     return Catalog(root=root, records=records, class_names=list(class_names), skipped=bad or [])
+
+
+def read_voc_images(root: Path, split: str, *, class_names: Sequence[str], image_dir: str = "JPEGImages") -> Catalog:
+    """The images of ``root/ImageSets/Segmentation/<split>.txt`` without labels or masks.
+
+    For a test split (VOC2012 test), whose images have neither; the records
+    carry no labels, so only the segmentation head can predict them.
+
+    Raises:
+        DataError: missing split list or an entry without an image file.
+    """
+    list_path = root / "ImageSets" / "Segmentation" / f"{split}.txt"
+    names = read_split_list(list_path)
+    image_folder = root / image_dir
+    images = image_index(image_folder)
+    records = [Record(name, find_image(images, name, list_path, image_folder), ()) for name in names]
+    return Catalog(root=root, records=records, class_names=list(class_names))
 
 
 def _labels_from_mask(mask_path: Path, num_classes: int, ignore_index: int) -> tuple[int, ...]:

@@ -42,6 +42,7 @@ from seco.engine.progress import progress_bar
 from seco.engine.stop import StopSignals, TrainingInterrupted
 from seco.method.schedule import LOSS_NAMES, active_weights
 from seco.method.step import SeCoState, StepOutput, seco_step, wants_global_view
+from seco.method.supervised import require_masks, supervised_step
 from seco.model import SeCoNet, build_model
 from seco.model.weights import LoadedWeights
 from seco.profiling import phase
@@ -87,13 +88,17 @@ class Training:
     guard: FiniteGuard = field(default_factory=FiniteGuard)
 
     def step(self, net: torch.nn.Module, batch: dict[str, Any], iteration: int) -> StepOutput:
-        """One optimisation step: SeCo loss (bf16 autocast on GPU when ``train.amp``), backward,
-        AdamW, EMA of the local teacher. ``net`` is the model or its DDP wrapper. Nothing waits for
-        the device: the loss goes to :attr:`guard`, which the loop checks when it logs or saves.
+        """One optimisation step: SeCo loss, or the ground-truth segmentation loss under
+        ``train.supervision=full`` (bf16 autocast on GPU when ``train.amp``), backward, AdamW, EMA of
+        the local teacher. ``net`` is the model or its DDP wrapper. Nothing waits for the device: the
+        loss goes to :attr:`guard`, which the loop checks when it logs or saves.
         """
         cfg, device = self.cfg, self.device
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.train.amp and device.type == "cuda"):
-            out = seco_step(net, self.state, batch, iteration, self.generator)
+            if cfg.train.supervision == "full":
+                out = supervised_step(net, batch)
+            else:
+                out = seco_step(net, self.state, batch, iteration, self.generator)
         self.guard.observe(out.loss, out.terms, iteration, batch["name"])
         self.optimizer.zero_grad(set_to_none=True)
         with phase("backward"):
@@ -234,9 +239,12 @@ def train(cfg: Config, resume: bool = True, progress: bool = True, allow_config_
     ckpt = load_checkpoint(last, map_location="cpu") if last is not None else None
     if ckpt is not None and last is not None:
         _check_resume(ckpt, cfg, last, allow_config_change)
-    dataset = build_dataset(cfg.data, cfg.data.train_split, train=True, global_view=wants_global_view(cfg.method))
+    views = cfg.train.supervision == "weak" and wants_global_view(cfg.method)
+    dataset = build_dataset(cfg.data, cfg.data.train_split, train=True, global_view=views)
     if ckpt is not None and last is not None:
         _check_classes(ckpt, dataset, last)
+    if cfg.train.supervision == "full":
+        require_masks(dataset, cfg.data.train_split)
     run = build_training(cfg, device, dataset.num_classes, list(dataset.class_names))
     if ckpt is not None:
         run.restore(ckpt, f"checkpoint {last}")

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from seco.atomic import atomic_write
+from seco.report.ceiling import ceiling_section
 from seco.report.plots import confusion_ratio_bars
 from seco.report.tables import (
     BLOCK_TITLES,
@@ -128,7 +129,9 @@ def compare_runs(run_dirs: Sequence[PathLike], out_dir: PathLike) -> Path:
     segmentation, or a limited evaluation to a full one, is an error) and
     share class names. Writes
     ``confusion_ratio_<block>.png`` and ``comparison.md`` into ``out_dir``;
-    returns the Markdown path.
+    returns the Markdown path. When full-supervision runs are among them,
+    the weak runs are also reported as a fraction of their counterpart
+    (:mod:`seco.report.ceiling`).
     """
     dirs = [Path(d) for d in run_dirs]
     if not dirs:
@@ -150,4 +153,7 @@ def compare_runs(run_dirs: Sequence[PathLike], out_dir: PathLike) -> Path:
         figure = confusion_ratio_bars(blocks, out_dir / f"confusion_ratio_{block_name}.png", title=plot_title)
         cooccurrence = {run: r.get("cooccurrence", {}).get(block_name, []) for run, r in runs.items()}
         sections.append(_comparison_section(title, blocks, cooccurrence, split, figure.name))
+    ceiling = ceiling_section(runs)
+    if ceiling:
+        sections.append(ceiling)
     return atomic_write(out_dir / COMPARISON_FILE, "\n".join(sections))

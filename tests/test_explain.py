@@ -1,0 +1,63 @@
+"""seco explain: patches embedded and tagged, the figure written for a tiny checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from seco.cli import main
+from seco.engine.explain import find_mask, grid_boxes, patch_view
+from seco.engine.restore import load_trained
+
+
+def test_grid_boxes_cover_every_pixel_once() -> None:
+    boxes = grid_boxes(10, 7, 3)
+    covered = np.zeros((10, 7), int)
+    for y0, y1, x0, x1 in boxes:
+        covered[y0:y1, x0:x1] += 1
+    assert len(boxes) == 9 and (covered == 1).all()
+
+
+def test_patch_view_tags_from_the_mask_and_from_cams(tiny_checkpoint: Path) -> None:
+    trained = load_trained(tiny_checkpoint)
+    rgb = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[:32, :32] = 3      # patch 1 all class 3
+    mask[32:, 32:] = 255    # patch 4 all ignore
+    mask[:32, 32:48] = 5    # patch 2 half class 5
+    mask[:32, 48:] = 6      #         half class 6: mixed
+    view = patch_view(trained, rgb, 2, mask)
+    assert view.tag_source == "ground truth"
+    assert view.tags.tolist() == [3, -1, 0, -1]
+    assert view.embeddings.shape == (4, trained.net.projector.mlp[-1].out_features)
+    assert np.allclose(np.linalg.norm(view.embeddings, axis=1), 1.0, atol=1e-4)
+    assert view.similarity.shape == (4, len(trained.prototypes)) and len(trained.prototypes) > 0
+    assert np.abs(view.similarity).max() <= 1.0 + 1e-5
+    from_cams = patch_view(trained, rgb, 2)
+    assert from_cams.tag_source == "CAM" and from_cams.tags.shape == (4,)
+    assert np.allclose(from_cams.embeddings, view.embeddings)
+
+
+def test_explain_writes_its_figure(tiny_checkpoint: Path, synthetic_root: Path, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture) -> None:
+    name = (synthetic_root / "ImageSets" / "Segmentation" / "val.txt").read_text().split()[0]
+    image = next((synthetic_root / "JPEGImages").glob(f"{name}.*"))
+    assert find_mask(image, "SegmentationClass") == synthetic_root / "SegmentationClass" / f"{name}.png"
+    out = tmp_path / "fig.png"
+    assert main(["explain", str(image), "--checkpoint", str(tiny_checkpoint), "--baseline", str(tiny_checkpoint),
+                 "--out", str(out)]) == 0
+    assert str(out) in capsys.readouterr().out
+    with Image.open(out) as figure:
+        assert figure.format == "PNG" and figure.width > 3 * figure.height / 2  # image + two views side by side
+
+
+def test_explain_names_a_mask_of_the_wrong_size(tiny_checkpoint: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    image, mask = tmp_path / "x.png", tmp_path / "m.png"
+    Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(image)
+    Image.fromarray(np.zeros((30, 50), np.uint8)).save(mask)
+    assert main(["explain", str(image), "--checkpoint", str(tiny_checkpoint), "--mask", str(mask)]) == 1
+    assert "m.png" in capsys.readouterr().err
