@@ -107,3 +107,12 @@ def test_compare_runs_refuses_mixed_splits(tmp_path: Path) -> None:
         compare_runs([runs[0], limited], tmp_path / "cmp")
     with pytest.raises(FileNotFoundError, match="no metrics.json"):
         compare_runs([tmp_path / "missing"], tmp_path / "cmp")
+
+
+def test_seco_compare_of_mixed_splits_is_one_line_naming_them(tmp_path: Path, capsys) -> None:
+    from seco.cli import main
+
+    runs = [write_run(tmp_path / "a", BASELINE), write_run(tmp_path / "b", results_for([[1, 0, 0]] * 3, "train"))]
+    assert main(["compare", *map(str, runs), "--out", str(tmp_path / "cmp")]) == 1
+    err = capsys.readouterr().err
+    assert "different splits" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

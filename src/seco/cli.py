@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     from seco.engine.predict import PredictError
     from seco.engine.stop import TrainingInterrupted
     from seco.engine.train import NonFiniteLossError
+    from seco.report.report import CompareError
 
     log = logging.getLogger("seco")
     handler = logging.StreamHandler(sys.stderr)  # the library's one-line notes (e.g. which weights loaded)
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seco {args.command}: {stop}", file=sys.stderr)
         return stop.exit_code
     except (ConfigError, DataError, CheckpointError, MissingExtraError, NonFiniteLossError, PredictError,
-            FileNotFoundError) as err:
+            CompareError, FileNotFoundError) as err:
         # These errors already name the file or the config key at fault.
         print(f"seco {args.command}: error: {err}", file=sys.stderr)
         return 1

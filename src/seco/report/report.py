@@ -53,7 +53,11 @@ from seco.report.tables import (
     write_metrics,
 )
 
-__all__ = ["compare_runs", "load_results", "write_report"]
+__all__ = ["CompareError", "compare_runs", "load_results", "write_report"]
+
+
+class CompareError(ValueError):
+    """Runs that cannot be compared (other images or splits, nothing shared); the message names them."""
 
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.md"
@@ -86,8 +90,11 @@ def load_results(run_dir: PathLike) -> dict[str, Any]:
     path = Path(run_dir) / METRICS_FILE
     if not path.is_file():
         raise FileNotFoundError(f"no {METRICS_FILE} in run folder {run_dir}")
-    results = json.loads(path.read_text(encoding="utf-8"))
-    validate_results(results)
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+        validate_results(results)
+    except ValueError as err:  # JSONDecodeError included
+        raise CompareError(f"{path}: not a seco metrics file ({err})") from err
     return results
 
 
@@ -135,15 +142,15 @@ def compare_runs(run_dirs: Sequence[PathLike], out_dir: PathLike) -> Path:
     """
     dirs = [Path(d) for d in run_dirs]
     if not dirs:
-        raise ValueError("compare_runs needs at least one run folder")
+        raise CompareError("compare needs at least one run folder")
     runs = dict(zip(_run_names(dirs), map(load_results, dirs)))
     splits = {name: split_label(r) for name, r in runs.items()}
     if len(set(splits.values())) > 1:
-        raise ValueError(f"runs are on different splits or images, refusing to compare: {splits}")
+        raise CompareError(f"runs are on different splits or images, refusing to compare: {splits}")
     split = next(iter(splits.values()))
     shared = [b for b in next(iter(runs.values()))["results"] if all(b in r["results"] for r in runs.values())]
     if not shared:
-        raise ValueError("the runs share no result block")
+        raise CompareError("the runs share no result block (cam, mask, seg)")
     out_dir = Path(out_dir)
     sections = [f"# Run comparison (split: {split})", "", "Runs: " + ", ".join(f"`{d}`" for d in dirs), ""]
     for block_name in shared:
