@@ -63,3 +63,15 @@ def test_tiny_ablation_over_two_seeds_resumes_instead_of_retraining(synthetic_ro
     stamp = checkpoint.stat().st_mtime_ns
     run_ablation(["baseline"], [0], tmp_path / "bench", overrides, progress=False)
     assert checkpoint.stat().st_mtime_ns == stamp  # read back, not trained again
+
+
+def test_seco_bench_ablation_from_the_command_line(synthetic_root: Path, tmp_path: Path, capsys):
+    from seco.cli import main
+
+    overrides = [o for o in tiny_overrides(synthetic_root, tmp_path / "unused", iterations=2)
+                 if not o.startswith("out_dir=")]
+    code = main(["bench", "ablation", "--variants", "baseline", "--seeds", "1", "--out", str(tmp_path / "b"),
+                 *overrides, "eval.num_overlays=0", "eval.num_embeddings=0"])
+    assert code == 0 and "CAM baseline (cls + aux)" in capsys.readouterr().out
+    assert main(["bench", "ablation", "--variants", "nonsense", "--out", str(tmp_path / "b")]) == 1
+    assert "unknown variant(s) nonsense" in capsys.readouterr().err

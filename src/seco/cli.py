@@ -95,6 +95,21 @@ def _build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--n-val", type=int, default=300)
     synth.add_argument("--image-size", type=int, default=96)
 
+    bench = sub.add_parser("bench", help="benchmarks on the synthetic set: ablation (paper Table 2 over seeds), "
+                                         "sensitivity (paper Fig. 4)")
+    kinds = bench.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    ablation = kinds.add_parser("ablation", help="every ablation x seeds: mIoU and FP/TP as mean +- std")
+    ablation.add_argument("--variants", nargs="+", default=None,
+                          help="baseline ptc no_lig no_lil no_rect seco_public seco_paper (default: all)")
+    ablation.add_argument("--seeds", type=int, default=3, help="number of seeds, 0..N-1 (default 3)")
+    ablation.add_argument("--out", type=Path, default=Path("runs/bench/ablation"))
+    ablation.add_argument("overrides", nargs="*", metavar="key=value", help="applied to every variant")
+    sensitivity = kinds.add_parser("sensitivity", help="full SeCo against phi, sigma and the reservoir capacity N")
+    sensitivity.add_argument("--seed", type=int, default=0)
+    sensitivity.add_argument("--sweeps", nargs="+", default=None, help="phi sigma N (default: all)")
+    sensitivity.add_argument("--out", type=Path, default=Path("runs/bench/sensitivity"))
+    sensitivity.add_argument("overrides", nargs="*", metavar="key=value")
+
     configs = sub.add_parser("configs", help="list the shipped configs, or print one resolved")
     configs.add_argument("name", nargs="?", default=None)
     configs.add_argument("overrides", nargs="*", metavar="key=value")

@@ -93,6 +93,28 @@ def _check_data(cfg: Config, split: str | None, workers: int) -> None:
     print(summary + "all good")
 
 
+def _bench(args: argparse.Namespace) -> None:
+    """``seco bench ablation`` / ``seco bench sensitivity``: print the tables and where they were written."""
+    import json
+
+    from seco.bench import SWEEPS, VARIANTS, run_ablation, run_sensitivity
+
+    if args.bench == "ablation":
+        if args.seeds < 1:
+            raise ConfigError(f"--seeds {args.seeds}: need at least one seed")
+        doc = run_ablation(args.variants or list(VARIANTS), list(range(args.seeds)), args.out, args.overrides)
+        print((args.out / "ablation.md").read_text())
+        if doc["target"] is not None:
+            print(f"target (full SeCo against the baseline): {json.dumps(doc['target'])}")
+        print(f"wrote {args.out / 'ablation.json'} and {args.out / 'ablation.md'}")
+    else:
+        unknown = [s for s in args.sweeps or () if s not in SWEEPS]
+        if unknown:
+            raise ConfigError(f"--sweeps {' '.join(unknown)}: choose from {', '.join(SWEEPS)}")
+        run_sensitivity(args.seed, args.out, args.overrides, args.sweeps or tuple(SWEEPS))
+        print(f"wrote {args.out / 'sensitivity.json'} and {args.out / 'sensitivity.png'}")
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Dispatch a parsed command line; returns the process exit code."""
     command = args.command
@@ -167,6 +189,8 @@ def run_command(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         make_synthetic(args.out, SyntheticConfig(args.seed, args.n_train, args.n_val, args.image_size))
         print(f"wrote the synthetic benchmark to {args.out} in {time.perf_counter() - start:.1f} s")
+    elif command == "bench":
+        _bench(args)
     elif command == "configs":
         if args.name is None:
             print("\n".join(available_configs()))

@@ -17,7 +17,7 @@ from typing import Any
 from seco.atomic import atomic_write
 from seco.bench.runs import run_once
 from seco.bench.summary import format_markdown, summarise
-from seco.config import load_config
+from seco.config import ConfigError, load_config
 
 __all__ = ["VARIANTS", "run_ablation", "target_check"]
 
@@ -65,7 +65,7 @@ def run_ablation(variants: Sequence[str], seeds: Sequence[int], out_dir: Path, o
     """Train and evaluate ``variants`` x ``seeds``; write ``ablation.json`` and ``ablation.md`` into ``out_dir``."""
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
-        raise ValueError(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
+        raise ConfigError(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
     summaries = {}
     for name in variants:
         config, extra, _ = VARIANTS[name]
