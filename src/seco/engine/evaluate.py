@@ -164,7 +164,7 @@ def _predictions(net: SeCoNet, loader: DataLoader, par: PAR | None, cfg: Config,
             gt = batch["mask"][i, :h, :w].numpy()
             context = batch["context"][i, :h, :w].numpy() if has_contexts else None
             per_output = {o: s[i, :, :h, :w].float() for o, s in scores.items()}
-            preds = {o: p.argmax(0).cpu() for o, p in per_output.items()}
+            preds = {o: p.max(0).indices.cpu() for o, p in per_output.items()}
             for output, pred in preds.items():
                 _count(acc, output, pred, gt, context)
             if len(result.samples) < num_samples:

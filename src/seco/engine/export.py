@@ -39,7 +39,7 @@ def export_masks(trained: Trained, split: str, out: Path, progress: bool = True)
             continue
         images = batch["image"].to(device)
         probs = predict_scores(net, images, batch["labels"].to(device), par, cfg, ("mask",))["mask"]
-        labels = probs.argmax(1).byte().cpu().numpy()
+        labels = probs.max(1).indices.byte().cpu().numpy()
         for i, name in enumerate(batch["name"]):
             h, w = batch["size"][i].tolist()
             palette_image(labels[i, :h, :w]).save(masks_dir / f"{name}.png")

@@ -74,7 +74,7 @@ class Predictor:
 
     def predict(self, image: Image.Image) -> np.ndarray:
         """(H, W) uint8 class ids."""
-        return self.scores(image).argmax(0).byte().cpu().numpy()
+        return self.scores(image).max(0).indices.byte().cpu().numpy()
 
     def colorize(self, mask: np.ndarray) -> Image.Image:
         """A palette PNG image of a mask (VOC colours)."""

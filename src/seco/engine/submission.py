@@ -95,7 +95,7 @@ def export_voc_test(trained: Trained, split: str, out: Path, archive: bool = Fal
                 names.append(name)
     else:
         for name, _, probs in items:
-            _write_png(folder / f"{name}.png", probs.argmax(0).byte().cpu().numpy())
+            _write_png(folder / f"{name}.png", probs.max(0).indices.byte().cpu().numpy())
             names.append(name)
     tar_path = _archive(out, names) if archive else None
     return Submission(folder=folder, count=len(names), archive=tar_path)

@@ -136,7 +136,7 @@ def cams_to_mask(cam: Tensor, labels: Tensor, bkg_thr: float) -> Tensor:
     Returns:
         (B,H,W) int64 ids in 0..K.
     """
-    return with_background(cam * labels[:, :, None, None].to(cam), bkg_thr).argmax(dim=1)
+    return with_background(cam * labels[:, :, None, None].to(cam), bkg_thr).max(dim=1).indices
 
 
 def with_background(cam: Tensor, score: float) -> Tensor:

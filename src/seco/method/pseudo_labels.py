@@ -121,7 +121,7 @@ def segmentation_pseudo_labels(
     present = torch.cat([present.new_ones(batch, 1), present], dim=1).repeat(2, 1)
     scores = torch.cat([with_background(cam, high_thr), with_background(cam, low_thr)], dim=0)
     probs = refine_scores(scores, rgb.repeat(2, 1, 1, 1), present, par, downscale)
-    high, low = probs.argmax(dim=1).chunk(2, dim=0)
+    high, low = probs.max(dim=1).indices.chunk(2, dim=0)  # max().indices: argmax over channels is ~10x slower on CPUs
     pseudo = torch.where(high > 0, high, torch.where(low > 0, IGNORE_INDEX, 0))
     return pseudo.masked_fill(~crop_mask(crop_box, height, width, cam.device), IGNORE_INDEX)
 
