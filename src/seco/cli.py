@@ -10,6 +10,7 @@ Every command that builds a model takes ``--config NAME|FILE`` (default
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -24,6 +25,18 @@ def _add_config_args(parser: argparse.ArgumentParser, default: str | None = "syn
     parser.add_argument("--config", default=default,
                         help="shipped config name (synthetic, voc, coco, ablations/...) or a YAML file")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
+
+
+def _add_settings_args(parser: argparse.ArgumentParser) -> None:
+    """One flag per field of :class:`~seco.engine.pretrain_settings.PretrainSettings`."""
+    from seco.engine.pretrain_settings import PretrainSettings
+
+    for item in dataclasses.fields(PretrainSettings):
+        flag, text = f"--{item.name.replace('_', '-')}", item.metadata["help"]
+        if isinstance(item.default, bool):
+            parser.add_argument(flag, action="store_true", help=text)
+        else:
+            parser.add_argument(flag, type=type(item.default), default=item.default, help=f"{text} (%(default)s)")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -88,6 +101,15 @@ def _build_parser() -> argparse.ArgumentParser:
     compare.add_argument("runs", nargs="+", type=Path)
     compare.add_argument("--out", default=Path("runs/compare"), type=Path)
 
+    pre = sub.add_parser("pretrain", help="pretrain the config's ViT encoder on synthetic objects; write its weights")
+    pre.add_argument("--out", type=Path, default=Path("runs/pretrain/encoder.pth"),
+                     help="weights file to write (the encoder's timm ViT state dict, as model.weights loads it)")
+    pre.add_argument("--run-dir", type=Path, default=Path("runs/pretrain"),
+                     help="folder for the resumable checkpoint last.pt, pretrain.jsonl and metrics.json")
+    pre.add_argument("--fresh", action="store_true", help="do not resume from RUN_DIR/last.pt")
+    _add_settings_args(pre)
+    _add_config_args(pre)
+
     synth = sub.add_parser("make-synthetic", help="write the synthetic co-occurrence benchmark (VOC layout)")
     synth.add_argument("out", type=Path)
     synth.add_argument("--seed", type=int, default=0)
@@ -148,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run_command(args)
     except KeyboardInterrupt:
-        print("interrupted; the last checkpoint is intact and `seco train` resumes from it", file=sys.stderr)
+        print(f"interrupted; the last checkpoint is intact and `seco {args.command}` resumes from it", file=sys.stderr)
         return 130
     except TrainingInterrupted as stop:
         print(f"seco {args.command}: {stop}", file=sys.stderr)

@@ -115,6 +115,19 @@ def _bench(args: argparse.Namespace) -> None:
         print(f"wrote {args.out / 'sensitivity.json'} and {args.out / 'sensitivity.png'}")
 
 
+def _pretrain(args: argparse.Namespace) -> None:
+    from seco.engine.pretrain import pretrain, summarize
+    from seco.engine.pretrain_settings import PretrainSettings
+
+    cfg = load_config(args.config, args.overrides)
+    settings = PretrainSettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainSettings)})
+    result = pretrain(cfg, settings, args.out, args.run_dir, resume=not args.fresh)
+    print(f"pretrained {result.iterations} iterations in {result.seconds:.0f} s "
+          f"({result.images_per_second:.1f} img/s); weights {result.weights} "
+          f"({result.weights.stat().st_size / 1e6:.1f} MB)")
+    print(f"validation ({result.metrics['val']['images']} images): {summarize(result.metrics['val'])}")
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Dispatch a parsed command line; returns the process exit code."""
     command = args.command
@@ -182,6 +195,8 @@ def run_command(args: argparse.Namespace) -> int:
         from seco.report.report import compare_runs
 
         print(f"comparison written to {compare_runs(args.runs, args.out)}")
+    elif command == "pretrain":
+        _pretrain(args)
     elif command == "make-synthetic":
         from seco.config import SyntheticConfig
         from seco.data import make_synthetic

@@ -24,9 +24,12 @@ from seco.data.draw import (
     smooth_noise,
     texture,
 )
-from seco.data.shapes import DRAWERS
+from seco.data.shapes import DRAWERS, Drawer
 
-__all__ = ["CLASSES", "COOCCURRENCE", "render_scene"]
+__all__ = [
+    "CLASSES", "COOCCURRENCE", "Group", "Item", "make_group", "paint_background", "paint_distractors",
+    "paint_item", "photometric_jitter", "place", "render_scene",
+]
 
 CLASSES: tuple[str, ...] = (
     "background", "boat", "train", "plane", "rider", "horse", "chair", "sofa", "ball", "kite",
@@ -90,7 +93,7 @@ def _item(rng: np.random.Generator, name: str, scale: float) -> Item:
     return Item(name, 0.0, 0.0, h, w, bool(rng.random() < 0.5))
 
 
-def _group(kind: str, items: list[Item]) -> Group:
+def make_group(kind: str, items: list[Item]) -> Group:
     """Shift ``items`` so their joint box starts at (0, 0)."""
     top, left = min(i.y0 for i in items), min(i.x0 for i in items)
     for i in items:
@@ -106,24 +109,24 @@ def _choose(rng: np.random.Generator, probs: dict[str, float]) -> str:
 def _equestrian(rng: np.random.Generator, scale: float) -> Group:
     variant = _choose(rng, EQUESTRIAN_P)
     if variant != "both":
-        return _group("equestrian", [_item(rng, variant, scale)])
+        return make_group("equestrian", [_item(rng, variant, scale)])
     mount = _item(rng, "horse", scale)
     person = _item(rng, "rider", scale)
     person.h, person.w = mount.h * rng.uniform(0.85, 1.05), mount.w * rng.uniform(0.3, 0.4)
     person.y0 = mount.h * 0.5 - person.h
     person.x0 = mount.w * rng.uniform(0.3, 0.55) - person.w / 2
-    return _group("equestrian", [mount, person])
+    return make_group("equestrian", [mount, person])
 
 
 def _furniture(rng: np.random.Generator, scale: float) -> Group:
     variant = _choose(rng, FURNITURE_P)
     if variant != "both":
-        return _group("furniture", [_item(rng, variant, scale)])
+        return make_group("furniture", [_item(rng, variant, scale)])
     couch, seat = _item(rng, "sofa", scale), _item(rng, "chair", scale)
     seat.y0 = couch.h - seat.h + rng.uniform(-2, 2) * scale
     touch = rng.uniform(1, 3) * scale
     seat.x0 = couch.w - touch if rng.random() < 0.5 else touch - seat.w
-    return _group("furniture", [couch, seat])
+    return make_group("furniture", [couch, seat])
 
 
 def _build(rng: np.random.Generator, kind: str, scale: float) -> Group:
@@ -131,7 +134,7 @@ def _build(rng: np.random.Generator, kind: str, scale: float) -> Group:
         return _equestrian(rng, scale)
     if kind == "furniture":
         return _furniture(rng, scale)
-    return _group(kind, [_item(rng, kind, scale)])
+    return make_group(kind, [_item(rng, kind, scale)])
 
 
 def _sample_kinds(rng: np.random.Generator) -> list[str]:
@@ -152,8 +155,8 @@ def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
     return inter > MAX_OVERLAP * smaller
 
 
-def _place(rng: np.random.Generator, group: Group, rows: tuple[float, float], size: int,
-           taken: list[tuple[float, ...]], tries: int = 25) -> bool:
+def place(rng: np.random.Generator, group: Group, rows: tuple[float, float], size: int,
+          taken: list[tuple[float, ...]], tries: int = 25) -> bool:
     """Put ``group`` with its top in ``rows`` where it overlaps no taken box; False if none found."""
     low, high = rows[0], max(rows[0], rows[1])
     for _ in range(tries):
@@ -167,14 +170,15 @@ def _place(rng: np.random.Generator, group: Group, rows: tuple[float, float], si
     return False
 
 
-def _background(canvas: Canvas, rng: np.random.Generator) -> None:
+def paint_background(canvas: Canvas, rng: np.random.Generator) -> None:
+    """Cover the canvas with a random, half-strength texture plus low-frequency colour noise."""
     base = random_colour(rng)
     field = 0.5 * texture(rng, canvas.size, base) + 0.5 * base
     field += 0.12 * smooth_noise(rng, canvas.size, int(rng.integers(3, 7)), 3)
     canvas.paint(np.ones((canvas.size, canvas.size), bool), field)
 
 
-def _distractors(canvas: Canvas, rng: np.random.Generator, scale: float) -> None:
+def paint_distractors(canvas: Canvas, rng: np.random.Generator, scale: float) -> None:
     """Blobs, bars, strokes and elongated ellipses that belong to no class."""
     size = canvas.size
     f = pixel_frame(size)
@@ -235,17 +239,27 @@ def render_scene(rng: np.random.Generator, size: int) -> Canvas:
     """Draw one image with its class mask and context layer."""
     scale = size / 96
     canvas = Canvas(size)
-    _background(canvas, rng)
+    paint_background(canvas, rng)
     groups = [_build(rng, kind, scale) for kind in _sample_kinds(rng)]
     rows = _contexts(canvas, rng, groups)
-    _distractors(canvas, rng, scale)
+    paint_distractors(canvas, rng, scale)
     taken: list[tuple[float, ...]] = []
     for group in sorted(groups, key=lambda g: g.kind not in rows):
-        if _place(rng, group, rows.get(group.kind, (0.0, size - group.h)), size, taken):
+        if place(rng, group, rows.get(group.kind, (0.0, size - group.h)), size, taken):
             for item in group.items:
-                f = frame(size, item.y0, item.x0, item.h, item.w, item.flip)
-                for region, colour in DRAWERS[item.name](f, rng):
-                    canvas.paint(region, colour, label=CLASSES.index(item.name))
+                paint_item(canvas, rng, item, DRAWERS[item.name], CLASSES.index(item.name))
+    photometric_jitter(canvas, rng)
+    return canvas
+
+
+def paint_item(canvas: Canvas, rng: np.random.Generator, item: Item, drawer: Drawer, label: int) -> None:
+    """Draw a placed ``item`` with ``drawer``, all its parts under class id ``label``."""
+    f = frame(canvas.size, item.y0, item.x0, item.h, item.w, item.flip)
+    for region, colour in drawer(f, rng):
+        canvas.paint(region, colour, label=label)
+
+
+def photometric_jitter(canvas: Canvas, rng: np.random.Generator) -> None:
+    """A global contrast and brightness change, then pixel grain over the whole image."""
     canvas.image = canvas.image * rng.uniform(0.85, 1.15) + rng.uniform(-0.08, 0.08)
     canvas.image += rng.normal(0.0, 0.02, canvas.image.shape).astype(np.float32)
-    return canvas

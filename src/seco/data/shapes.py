@@ -13,17 +13,19 @@ import numpy as np
 
 from seco.data.draw import Frame, box, ellipse, polygon, random_colour, segment, texture
 
-__all__ = ["DRAWERS", "Part"]
+__all__ = ["DRAWERS", "Drawer", "Part", "dark", "fill"]
 
 Part = tuple[np.ndarray, np.ndarray]
 Drawer = Callable[[Frame, np.random.Generator], list[Part]]
 
 
-def _fill(f: Frame, rng: np.random.Generator) -> np.ndarray:
+def fill(f: Frame, rng: np.random.Generator) -> np.ndarray:
+    """A textured field around a random colour (the usual fill of an object part)."""
     return texture(rng, f.size, random_colour(rng))
 
 
-def _dark(rng: np.random.Generator) -> np.ndarray:
+def dark(rng: np.random.Generator) -> np.ndarray:
+    """A random dark colour (wheels, masts, legs)."""
     return rng.uniform(0.05, 0.3, 3).astype(np.float32)
 
 
@@ -34,7 +36,7 @@ def boat(f: Frame, rng: np.random.Generator) -> list[Part]:
     sail = polygon(f, [(0.04, 0.55), (0.56, 0.55), (0.56, 0.94)])
     if rng.random() < 0.5:
         sail |= polygon(f, [(0.12, 0.45), (0.56, 0.45), (0.56, 0.1)])
-    return [(hull, _fill(f, rng)), (mast, _dark(rng)), (sail, _fill(f, rng))]
+    return [(hull, fill(f, rng)), (mast, dark(rng)), (sail, fill(f, rng))]
 
 
 def train(f: Frame, rng: np.random.Generator) -> list[Part]:
@@ -46,7 +48,7 @@ def train(f: Frame, rng: np.random.Generator) -> list[Part]:
     stripe = box(f, 0.58, 0.66, 0.0, 1.0) & body
     centres = np.linspace(0.12, 0.85, int(rng.integers(3, 5)))
     wheels = np.any([ellipse(f, 0.86, c, 0.14) for c in centres], axis=0)
-    return [(body, _fill(f, rng)), (windows, _fill(f, rng)), (stripe, _fill(f, rng)), (wheels, _dark(rng))]
+    return [(body, fill(f, rng)), (windows, fill(f, rng)), (stripe, fill(f, rng)), (wheels, dark(rng))]
 
 
 def plane(f: Frame, rng: np.random.Generator) -> list[Part]:
@@ -57,7 +59,7 @@ def plane(f: Frame, rng: np.random.Generator) -> list[Part]:
     tail = polygon(f, [(0.26, 0.02), (0.26, 0.1), (0.45, 0.2), (0.55, 0.2),
                        (0.74, 0.1), (0.74, 0.02), (0.55, 0.08), (0.45, 0.08)])
     cockpit = ellipse(f, 0.5, 0.86, 0.06, 0.07)
-    return [(wings | tail, _fill(f, rng)), (fuselage, _fill(f, rng)), (cockpit, _dark(rng))]
+    return [(wings | tail, fill(f, rng)), (fuselage, fill(f, rng)), (cockpit, dark(rng))]
 
 
 def horse(f: Frame, rng: np.random.Generator) -> list[Part]:
@@ -68,7 +70,7 @@ def horse(f: Frame, rng: np.random.Generator) -> list[Part]:
     head = ellipse(f, 0.1, 0.9, 0.1, 0.1)
     tail = segment(f, (0.3, 0.2), (0.72, 0.05), 0.1 * f.h)
     mane = segment(f, (0.05, 0.8), (0.3, 0.68), 0.06 * f.h)
-    return [(body | legs | neck | head | tail, _fill(f, rng)), (mane, _dark(rng))]
+    return [(body | legs | neck | head | tail, fill(f, rng)), (mane, dark(rng))]
 
 
 def rider(f: Frame, rng: np.random.Generator) -> list[Part]:
@@ -78,7 +80,7 @@ def rider(f: Frame, rng: np.random.Generator) -> list[Part]:
     arms = segment(f, (0.25, 0.25), (0.5, 0.02), 0.12 * f.w)
     arms |= segment(f, (0.25, 0.75), (0.5, 0.98), 0.12 * f.w)
     legs = box(f, 0.58, 1.0, 0.26, 0.46) | box(f, 0.58, 1.0, 0.54, 0.74)
-    return [(head, _fill(f, rng)), (torso | arms, _fill(f, rng)), (legs, _fill(f, rng))]
+    return [(head, fill(f, rng)), (torso | arms, fill(f, rng)), (legs, fill(f, rng))]
 
 
 def chair(f: Frame, rng: np.random.Generator) -> list[Part]:
@@ -86,7 +88,7 @@ def chair(f: Frame, rng: np.random.Generator) -> list[Part]:
     back = box(f, 0.0, 0.6, 0.0, 0.2)
     seat = box(f, 0.5, 0.63, 0.0, 1.0)
     legs = box(f, 0.6, 1.0, 0.02, 0.16) | box(f, 0.6, 1.0, 0.84, 0.98)
-    return [(back | seat, _fill(f, rng)), (legs, _dark(rng))]
+    return [(back | seat, fill(f, rng)), (legs, dark(rng))]
 
 
 def sofa(f: Frame, rng: np.random.Generator) -> list[Part]:
@@ -96,14 +98,14 @@ def sofa(f: Frame, rng: np.random.Generator) -> list[Part]:
     arms = box(f, 0.28, 0.86, 0.0, 0.14) | box(f, 0.28, 0.86, 0.86, 1.0)
     cushions = np.any([box(f, 0.47, 0.6, u, u + 0.22) for u in (0.17, 0.39, 0.61)], axis=0)
     feet = box(f, 0.86, 1.0, 0.04, 0.12) | box(f, 0.86, 1.0, 0.88, 0.96)
-    return [(back | seat | arms, _fill(f, rng)), (cushions, _fill(f, rng)), (feet, _dark(rng))]
+    return [(back | seat | arms, fill(f, rng)), (cushions, fill(f, rng)), (feet, dark(rng))]
 
 
 def ball(f: Frame, rng: np.random.Generator) -> list[Part]:
     """A disc with a curved seam."""
     disc = ellipse(f, 0.5, 0.5, 0.5)
     seam = disc & ellipse(f, 0.5, 0.05, 0.5, 0.35) & ~ellipse(f, 0.5, 0.05, 0.4, 0.27)
-    return [(disc, _fill(f, rng)), (seam, _dark(rng))]
+    return [(disc, fill(f, rng)), (seam, dark(rng))]
 
 
 def kite(f: Frame, rng: np.random.Generator) -> list[Part]:
@@ -112,7 +114,7 @@ def kite(f: Frame, rng: np.random.Generator) -> list[Part]:
     spars = (segment(f, (0.0, 0.5), (0.72, 0.5), 1.0) | segment(f, (0.28, 0.02), (0.28, 0.98), 1.0)) & diamond
     knots = [(0.72, 0.5), (0.82, 0.35), (0.91, 0.62), (1.0, 0.45)]
     tail = np.any([segment(f, a, b, max(1.0, 0.04 * f.w)) for a, b in zip(knots, knots[1:])], axis=0)
-    return [(diamond, _fill(f, rng)), (spars | tail, _dark(rng))]
+    return [(diamond, fill(f, rng)), (spars | tail, dark(rng))]
 
 
 DRAWERS: dict[str, Drawer] = {

@@ -19,7 +19,7 @@ from timm.layers import resample_abs_pos_embed
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
-__all__ = ["TokenEmbed", "install_token_embed"]
+__all__ = ["TokenEmbed", "install_token_embed", "timm_state_dict", "token_embed_key"]
 
 
 class TokenEmbed(nn.Module):
@@ -75,3 +75,30 @@ def install_token_embed(vit: VisionTransformer, antialias: bool = True) -> Token
     vit.cls_token = None
     vit.reg_token = None
     return tokens
+
+
+_MOVED = {"patch_embed.cls_token": "cls_token", "patch_embed.reg_token": "reg_token",
+          "patch_embed.pos_embed": "pos_embed"}
+_PATCHES = "patch_embed.patches."
+
+
+def timm_state_dict(vit: VisionTransformer) -> dict[str, torch.Tensor]:
+    """``vit``'s state dict in timm's own layout, as if no :class:`TokenEmbed` were installed.
+
+    The keys a weights file carries (``cls_token``, ``pos_embed``, ``patch_embed.proj.*``)
+    so that it loads into a freshly built timm ViT, as ``model.weights`` does.
+    """
+    state = {}
+    for key, tensor in vit.state_dict().items():
+        if key.startswith(_PATCHES):
+            key = "patch_embed." + key[len(_PATCHES):]
+        state[_MOVED.get(key, key)] = tensor
+    return state
+
+
+def token_embed_key(key: str) -> str:
+    """The key of a timm-layout tensor once :class:`TokenEmbed` is installed (inverse of :func:`timm_state_dict`)."""
+    moved = {timm: ours for ours, timm in _MOVED.items()}
+    if key in moved:
+        return moved[key]
+    return _PATCHES + key[len("patch_embed."):] if key.startswith("patch_embed.") else key

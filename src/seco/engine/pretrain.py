@@ -1,0 +1,187 @@
+"""``seco pretrain``: the miniature of ImageNet pretraining for the tiny ViT.
+
+The paper's backbone comes pretrained on ImageNet; the synthetic config's
+tiny ViT has no such start. This trains the very encoder a config builds
+(:func:`seco.model.build_model`, so the weights load into ``SeCoNet.encoder``)
+as a multi-label classifier on :class:`~seco.data.pretrain_set.PretrainSet`,
+with SeCo's own classifier heads: a bias-free 1x1 conv over the token map
+and global max pooling, on the final and the auxiliary tokens (the heads of
+eq. 1), trained by :func:`set_cross_entropy`. Image-level labels only, as
+ImageNet pretraining has; because the logits are the maxima of class maps,
+where the maps light up is part of what is learned.
+
+Every step draws fresh images from the seed, so a run is a pure function of
+the seed and the settings, and it resumes exactly from ``RUN_DIR/last.pt``.
+At the end the encoder's ViT state dict is written to the weights file, read
+back, and evaluated as written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from seco.atomic import atomic_write
+from seco.config import Config, to_dict
+from seco.data.pretrain_set import PretrainSet
+from seco.engine.checkpoint import LAST, CheckpointError, latest_checkpoint, load_checkpoint, save_checkpoint
+from seco.engine.dist import resolve_device
+from seco.engine.encoder_weights import save_encoder_weights
+from seco.engine.optim import WarmupPoly, build_optimizer
+from seco.engine.pretrain_eval import evaluate_pretraining
+from seco.engine.pretrain_settings import SCHEDULE, PretrainSettings
+from seco.engine.progress import progress_bar
+from seco.model import SeCoNet, build_model
+from seco.model.token_embed import token_embed_key
+
+__all__ = ["PretrainResult", "pretrain", "set_cross_entropy", "summarize"]
+
+LOG = "pretrain.jsonl"
+METRICS = "metrics.json"
+
+
+@dataclass
+class PretrainResult:
+    """What a run wrote and how it went."""
+
+    weights: Path
+    iterations: int
+    seconds: float
+    images_per_second: float
+    metrics: dict[str, Any]
+
+
+def set_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Softmax cross-entropy against the label set spread evenly over its classes.
+
+    Multi-label pretraining at scale uses this form (e.g. hashtag pretraining,
+    Mahajan et al. 2018): unlike per-class binary losses, whose gradients
+    vanish under 30+ mostly absent classes, it pushes the present classes
+    against each other and learns as fast as single-label cross-entropy.
+    ``logits`` (B, K) are GMP logits; ``labels`` (B, K) multi-hot, one class at least.
+    """
+    return F.cross_entropy(logits, labels / labels.sum(1, keepdim=True).clamp(min=1))
+
+
+def _checkpoint(net: SeCoNet, optimizer: torch.optim.Optimizer, iteration: int, cfg: Config,
+                settings: PretrainSettings) -> dict[str, Any]:
+    return {"model": net.state_dict(), "optimizer": optimizer.state_dict(), "iteration": iteration,
+            "config": to_dict(cfg), "settings": dataclasses.asdict(settings), "rng": torch.get_rng_state()}
+
+
+def _restore(ckpt: dict[str, Any], path: Path, net: SeCoNet, optimizer: torch.optim.Optimizer, cfg: Config,
+             settings: PretrainSettings) -> int:
+    """Load a pretraining checkpoint after checking it belongs to this run; returns its iteration."""
+    stored = ckpt.get("settings")
+    if not isinstance(stored, dict):
+        raise CheckpointError(f"{path} is a training checkpoint, not a pretraining one; use another --run-dir")
+    ours = dataclasses.asdict(settings)
+    for key in SCHEDULE:
+        if stored.get(key) != ours[key]:
+            raise CheckpointError(f"{path} was written with --{key.replace('_', '-')} {stored.get(key)}, "
+                                  f"not {ours[key]}; pass --fresh to start over or use another --run-dir")
+    for key in ("seed", "model"):
+        if ckpt["config"].get(key) != to_dict(cfg)[key]:
+            raise CheckpointError(f"{path} was written with another config key {key!r}; "
+                                  "pass --fresh to start over or use another --run-dir")
+    net.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    torch.set_rng_state(ckpt["rng"])
+    return int(ckpt["iteration"])
+
+
+def _log(run_dir: Path, record: dict[str, Any]) -> None:
+    with open(run_dir / LOG, "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def pretrain(cfg: Config, settings: PretrainSettings, weights: Path, run_dir: Path, resume: bool = True,
+             progress: bool = True) -> PretrainResult:
+    """Pretrain ``cfg.model``'s encoder from scratch and write its weights to ``weights``.
+
+    The model is always built from random initialisation (``model.weights``
+    and ``model.pretrained`` are ignored); ``cfg.seed`` seeds it and the
+    image stream, ``cfg.train.device`` and ``cfg.train.betas`` are used,
+    ``cfg.method.cam.bkg_thr`` sets the CAM evaluation's background score.
+    """
+    settings.check()
+    torch.set_num_threads(settings.threads)
+    device = resolve_device(cfg.train.device)
+    model_cfg = dataclasses.replace(cfg.model, pretrained=False, weights="")
+    train_set = PretrainSet(cfg.seed, "train", settings.iterations * settings.batch_size, settings.image_size)
+    val_set = PretrainSet(cfg.seed, "val", settings.n_val, settings.image_size)
+    class_names, context_names = list(val_set.class_names), list(val_set.context_names)
+    torch.manual_seed(cfg.seed)
+    net = build_model(model_cfg, train_set.num_classes).to(device)
+    optimizer = build_optimizer(net.param_groups(settings.lr, 1.0, settings.weight_decay), cfg.train.betas)
+    scheduler = WarmupPoly(optimizer, settings.iterations, settings.warmup_iters, cfg.train.warmup_ratio,
+                           cfg.train.poly_power)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    start = 0
+    last = latest_checkpoint(run_dir) if resume else None
+    if last is not None:
+        start = _restore(load_checkpoint(last), last, net, optimizer, cfg, settings)
+    elif (run_dir / LOG).exists():
+        (run_dir / LOG).unlink()
+    loader = DataLoader(train_set, batch_size=settings.batch_size, num_workers=settings.workers,
+                        sampler=range(start * settings.batch_size, len(train_set)))
+    val_batches = list(DataLoader(val_set, batch_size=100, num_workers=settings.workers))
+
+    def evaluate() -> dict[str, Any]:
+        return evaluate_pretraining(net, val_batches, class_names, context_names, cfg.method.cam.bkg_thr)
+
+    net.train()
+    bar = progress_bar("pretrain", progress, total=settings.iterations, initial=start)
+    began = time.perf_counter()
+    for iteration, batch in enumerate(loader, start):
+        lr = settings.lr * scheduler.step_to(iteration)
+        images, labels = batch["image"].to(device), batch["labels"].to(device)
+        out = net(images, with_seg=False)
+        loss = set_cross_entropy(out.logits, labels) + settings.aux_weight * set_cross_entropy(out.aux_logits, labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        done = iteration + 1
+        rate = (done - start) * settings.batch_size / (time.perf_counter() - began)
+        bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{rate:.1f}", refresh=False)
+        bar.update(1)
+        record: dict[str, Any] = {"iteration": done, "loss": round(loss.item(), 5), "lr": lr,
+                                  "images_per_second": round(rate, 1)}
+        if settings.eval_every and done % settings.eval_every == 0 and done < settings.iterations:
+            record["val"] = evaluate()
+            bar.write(f"iteration {done}: {summarize(record['val'])}")
+        if done % 10 == 0 or "val" in record:
+            _log(run_dir, record)
+        if done % settings.ckpt_every == 0 or done == settings.iterations:
+            save_checkpoint(_checkpoint(net, optimizer, done, cfg, settings), run_dir / LAST)
+    bar.close()
+    seconds = time.perf_counter() - began
+    save_encoder_weights(net.encoder, weights, settings.half)
+    stored = torch.load(weights, map_location=device, weights_only=True)  # evaluate what the file holds
+    net.encoder.vit.load_state_dict({token_embed_key(key): tensor for key, tensor in stored.items()})
+    metrics = {"weights": str(weights), "iterations": settings.iterations, "seed": cfg.seed,
+               "train_seconds": round(seconds, 1), "settings": dataclasses.asdict(settings),
+               "model": dataclasses.asdict(model_cfg), "val": evaluate()}
+    atomic_write(run_dir / METRICS, json.dumps(metrics, indent=1) + "\n")
+    images = (settings.iterations - start) * settings.batch_size
+    return PretrainResult(weights, settings.iterations, seconds, images / max(seconds, 1e-9), metrics)
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def summarize(val: dict[str, Any]) -> str:
+    """One line of the headline numbers of :func:`evaluate_pretraining`."""
+    context = ", ".join(f"{k} {_num(v, 2)}" for k, v in val["cam_on_context"].items())
+    return (f"accuracy {_num(val['accuracy'])} (single object {_num(val['single_accuracy'])}), "
+            f"mAP {_num(val['map'])}, CAM mIoU {_num(val['cam_miou'])} (aux {_num(val['aux_cam_miou'])}), "
+            f"CAM FP/TP {_num(val['cam_fp_tp'], 2)}, background claimed by CAMs: {context}")

@@ -1,0 +1,112 @@
+"""`seco pretrain` end to end at a tiny size: the weights file, its loading, exact resume, bad settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from seco.cli import main
+from seco.config import load_config
+from seco.engine import pretrain as pretrain_module
+from seco.engine.checkpoint import CheckpointError
+from seco.model.backbone import build_encoder
+from seco.model.token_embed import timm_state_dict, token_embed_key
+from support import TINY_MODEL
+
+TINY = ["--iterations", "4", "--batch-size", "4", "--warmup-iters", "1", "--image-size", "32", "--n-val", "6",
+        "--eval-every", "2", "--ckpt-every", "2", *TINY_MODEL]
+
+
+def _run(tmp_path: Path, name: str, *extra: str) -> tuple[int, Path]:
+    out = tmp_path / name
+    code = main(["pretrain", "--out", str(out / "encoder.pth"), "--run-dir", str(out), *TINY, *extra])
+    return code, out
+
+
+def _encoder(weights: Path | None) -> torch.nn.Module:
+    m = load_config("synthetic", TINY_MODEL).model
+    return build_encoder(m.name, m.pretrained, str(weights) if weights else "", m.kwargs, m.conv_stem, m.aux_layer,
+                         m.drop_path, m.freeze_pos_embed, m.pixel_mean, m.pixel_std)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    code, out = _run(tmp_path_factory.mktemp("pretrain"), "run", "--fresh")
+    assert code == 0
+    return out
+
+
+def test_writes_weights_log_and_metrics(tiny_run: Path, capsys: pytest.CaptureFixture) -> None:
+    for name in ("encoder.pth", "last.pt", "pretrain.jsonl", "metrics.json"):
+        assert (tiny_run / name).is_file(), name
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    assert metrics["iterations"] == 4 and metrics["val"]["images"] == 6
+    for key in ("accuracy", "map", "cam_miou", "aux_cam_miou"):
+        assert 0.0 <= metrics["val"][key] <= 1.0, key
+    assert set(metrics["val"]["cam_on_context"]) == {"plain", "water", "rails", "sky"}
+    logged = [json.loads(line) for line in (tiny_run / "pretrain.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in logged if "val" in r] == [2]
+
+
+def test_weights_load_into_build_encoder_with_every_tensor_equal(tiny_run: Path) -> None:
+    saved = torch.load(tiny_run / "encoder.pth", weights_only=True)
+    assert any(k.startswith("patch_embed.proj.0.") for k in saved) and "cls_token" in saved
+    loaded = timm_state_dict(_encoder(tiny_run / "encoder.pth").vit)
+    assert loaded.keys() == saved.keys()
+    for key, tensor in saved.items():
+        assert torch.equal(loaded[key], tensor.to(loaded[key].dtype)), key
+    fresh = timm_state_dict(_encoder(None).vit)
+    assert not torch.equal(fresh["blocks.0.attn.qkv.weight"], loaded["blocks.0.attn.qkv.weight"])
+
+
+def test_the_weights_are_the_trained_encoder(tiny_run: Path) -> None:
+    ckpt = torch.load(tiny_run / "last.pt", weights_only=True)
+    saved = torch.load(tiny_run / "encoder.pth", weights_only=True)
+    for key, tensor in saved.items():
+        assert torch.equal(ckpt["model"][f"encoder.vit.{token_embed_key(key)}"], tensor), key
+
+
+def test_half_weights_load_back_exactly_as_stored(tmp_path: Path) -> None:
+    code, out = _run(tmp_path, "half", "--half", "--iterations", "2", "--eval-every", "0")
+    assert code == 0
+    saved = torch.load(out / "encoder.pth", weights_only=True)
+    assert saved["blocks.0.attn.qkv.weight"].dtype == torch.float16
+    loaded = timm_state_dict(_encoder(out / "encoder.pth").vit)
+    for key, tensor in saved.items():
+        assert loaded[key].dtype != torch.float16 and torch.equal(loaded[key], tensor.to(loaded[key].dtype)), key
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(tiny_run: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    save = pretrain_module.save_checkpoint
+
+    def save_then_stop(state: dict, path: Path) -> Path:
+        save(state, path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pretrain_module, "save_checkpoint", save_then_stop)
+    assert _run(tmp_path, "resumed", "--fresh")[0] == 130
+    assert torch.load(tmp_path / "resumed" / "last.pt", weights_only=True)["iteration"] == 2
+    monkeypatch.setattr(pretrain_module, "save_checkpoint", save)
+    assert _run(tmp_path, "resumed")[0] == 0
+    resumed = torch.load(tmp_path / "resumed" / "encoder.pth", weights_only=True)
+    for key, tensor in torch.load(tiny_run / "encoder.pth", weights_only=True).items():
+        assert torch.equal(resumed[key], tensor), key
+
+
+def test_resume_refuses_another_schedule(tiny_run: Path, tmp_path: Path) -> None:
+    from seco.engine.pretrain import pretrain
+    from seco.engine.pretrain_settings import PretrainSettings
+
+    cfg = load_config("synthetic", TINY_MODEL)
+    settings = PretrainSettings(iterations=8, batch_size=4, image_size=32, n_val=2)
+    with pytest.raises(CheckpointError, match="--iterations 4, not 8"):
+        pretrain(cfg, settings, tmp_path / "w.pth", tiny_run, progress=False)
+
+
+def test_bad_settings_are_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert _run(tmp_path, "bad", "--batch-size", "0")[0] == 1
+    assert "--batch-size must be at least 1" in capsys.readouterr().err
