@@ -122,3 +122,13 @@ def test_public_rule_accumulates_raw_tokens_then_normalises_every_row():
     row0 = 0.9 * (0.9 * torch.tensor([2.0, 0.0]) + 0.1 * z[0]) + 0.1 * z[1]
     torch.testing.assert_close(protos.P[0], F.normalize(row0, dim=0))
     torch.testing.assert_close(protos.P[1], torch.tensor([0.0, 1.0]))  # never updated, still normalised
+
+
+def test_similarity_is_the_mean_cosine_over_distinct_initialised_pairs() -> None:
+    protos = Prototypes(3, 2)
+    assert torch.isnan(protos.similarity())  # nothing initialised: no pair
+    protos.P.copy_(torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]]))
+    protos.initialised.copy_(torch.tensor([True, True, False]))
+    assert torch.allclose(protos.similarity(), torch.tensor(0.6))  # cos(P0, P1) only
+    protos.initialised.fill_(True)
+    assert torch.allclose(protos.similarity(), torch.tensor((0.6 + 0.0 + 0.8) / 3))

@@ -63,6 +63,17 @@ class Prototypes(nn.Module):
         if self.rule == "public":
             self.P.copy_(F.normalize(self.P, dim=1))
 
+    @torch.no_grad()
+    def similarity(self) -> Tensor:
+        """Mean cosine similarity between distinct initialised prototypes (NaN with fewer than two).
+
+        A diagnostic: near 1, LiG (eq. 4) cannot tell the classes apart.
+        """
+        kept = self.initialised.to(self.P)
+        cos = F.normalize(self.P, dim=1) @ F.normalize(self.P, dim=1).T
+        pairs = kept[:, None] * kept[None, :] * (1.0 - torch.eye(len(kept), device=kept.device))
+        return (cos * pairs).sum() / pairs.sum()
+
     def _weights(self, z: Tensor, labels: Tensor, adaptive: bool) -> Tensor:
         """(B, K) weights W: 1 for the class of a single-label image, the adaptive softmax for others."""
         single = labels & (labels.sum(dim=-1, keepdim=True) == 1)

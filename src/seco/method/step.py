@@ -254,6 +254,7 @@ def _contrast(q: Tensor, k: Tensor, tags: Tensor, labels: Tensor, out: NetOutput
         "tag_background": (tags == 0).float().mean(),
         "tag_class": (tags > 0).float().mean(),
         "tag_uncertain": (tags == UNCERTAIN).float().mean(),
+        "prototype_similarity": state.prototypes.similarity(),
     }
     return terms, stats
 
