@@ -217,5 +217,6 @@ def test_config_diff_names_changed_leaves_and_fills_missing_keys_with_defaults()
     stored = to_dict(cfg)
     del stored["eval"]["max_side"]  # written by an older version
     changed = load_config("synthetic", ["train.lr=0.5", "model.kwargs.depth=3"])
-    assert config_diff(stored, changed) == {"model.kwargs.depth": (4, 3), "train.lr": (load_config("synthetic").train.lr, 0.5)}
+    lr = load_config("synthetic").train.lr
+    assert config_diff(stored, changed) == {"model.kwargs.depth": (4, 3), "train.lr": (lr, 0.5)}
     assert config_diff(stored, cfg) == {}
