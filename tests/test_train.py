@@ -138,7 +138,8 @@ def test_resuming_with_a_changed_config_names_the_keys(tiny_cfg: Config, tiny_ru
     with pytest.raises(ConfigError) as refused:
         train(changed, progress=False)
     message = str(refused.value)
-    assert f"last.pt was trained with another config: train.iterations (2 -> 3), train.lr ({tiny_cfg.train.lr} -> 0.5)" in message
+    expected = f"train.iterations (2 -> 3), train.lr ({tiny_cfg.train.lr} -> 0.5)"
+    assert f"last.pt was trained with another config: {expected}" in message
     assert "--allow-config-change" in message and "log_every" not in message
     assert train(changed, progress=False, allow_config_change=True).iterations == 1
     other_model = apply_overrides(changed, ["model.proj_dim=16"])
