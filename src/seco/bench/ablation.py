@@ -3,7 +3,9 @@
 ``seco bench ablation --seeds 3`` trains and evaluates each variant from the
 same start (the config's backbone weights), once per seed, and reports CAM,
 mask and seg mIoU, the confusion ratio FP/TP of the context classes, per-class
-FP/TP and the co-occurring pairs as mean ± std over the seeds. Finished runs
+FP/TP and the co-occurring pairs as mean ± std over the seeds, plus the
+contrast diagnostics of :mod:`seco.report.diagnostics` (table and
+``diagnostics.png``, seed 0's curves). Finished runs
 are read back, so an interrupted benchmark resumes where it stopped.
 """
 
@@ -16,8 +18,9 @@ from typing import Any
 
 from seco.atomic import atomic_write
 from seco.bench.runs import run_once
-from seco.bench.summary import format_markdown, summarise
+from seco.bench.summary import format_markdown, mean_std, summarise
 from seco.config import ConfigError, load_config
+from seco.report.diagnostics import CURVES, contrast_summary, diagnostics_plot, read_scalars
 
 __all__ = ["VARIANTS", "run_ablation", "target_check"]
 
@@ -66,17 +69,29 @@ def run_ablation(variants: Sequence[str], seeds: Sequence[int], out_dir: Path, o
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise ConfigError(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
-    summaries = {}
+    summaries, curves = {}, {}
     for name in variants:
         config, extra, _ = VARIANTS[name]
-        docs = []
+        docs, logged = [], []
         for seed in seeds:
             cfg = load_config(config, [*overrides, *extra, f"seed={seed}", f"out_dir={out_dir / name / f'seed{seed}'}"])
             docs.append(run_once(cfg, progress))
+            logged.append(read_scalars(Path(cfg.out_dir) / "tb"))
         summaries[name] = summarise(docs)
-    labels = {name: VARIANTS[name][2] for name in variants}
+        if any(tag in logged[0] for tag in CURVES):  # a variant with the decomposition and its tags
+            summaries[name]["diagnostics"] = {tag: mean_std([run.get(tag) for run in map(contrast_summary, logged)])
+                                              for tag in contrast_summary(logged[0])}
+            curves[labels_of(name)] = logged[0]
+    labels = {name: labels_of(name) for name in variants}
     doc = {"seeds": list(seeds), "overrides": list(overrides), "labels": labels, "variants": summaries,
            "target": target_check(summaries)}
     atomic_write(out_dir / "ablation.json", json.dumps(doc, indent=2))
     atomic_write(out_dir / "ablation.md", format_markdown(summaries, labels))
+    if curves:
+        diagnostics_plot(curves, out_dir / "diagnostics.png")
     return doc
+
+
+def labels_of(variant: str) -> str:
+    """The table label of ``variant``."""
+    return VARIANTS[variant][2]

@@ -98,4 +98,22 @@ def format_markdown(summaries: dict[str, dict[str, Any]], labels: dict[str, str]
         cells = [f"{_cell(s['pairs']['cam'][p]['iou'], 100)} ({_cell(s['pairs']['cam'][p]['fp_tp'], digits=2)})"
                  for p in pairs]
         lines.append(f"| {labels.get(name, name)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _diagnostics_table(summaries, labels)) + "\n"
+
+
+DIAGNOSTICS = {"stats/tag_agreement_gt": "tags = GT tags", "stats/rectified": "rectified",
+               "stats/prototype_similarity": "prototype cos", "reservoir/background": "reservoir background"}
+
+
+def _diagnostics_table(summaries: dict[str, dict[str, Any]], labels: dict[str, str]) -> list[str]:
+    """The contrast diagnostics (means over training, mean ± std over seeds) of the variants that log them."""
+    rows = {name: s["diagnostics"] for name, s in summaries.items() if s.get("diagnostics")}
+    if not rows:
+        return []
+    missing = {"mean": None, "std": None, "n": 0}
+    lines = ["", "Contrast diagnostics, mean over training (seco.report.diagnostics):", "",
+             "| variant | " + " | ".join(DIAGNOSTICS.values()) + " |", "|---" * (len(DIAGNOSTICS) + 1) + "|"]
+    for name, stats in rows.items():
+        cells = [_cell(stats.get(tag, missing), digits=2) for tag in DIAGNOSTICS]
+        lines.append(f"| {labels.get(name, name)} | " + " | ".join(cells) + " |")
+    return lines
