@@ -17,17 +17,21 @@ def _setting(default: float | int | bool, help: str) -> object:
 
 @dataclass
 class PretrainSettings:
-    """How long and how a pretraining run trains (model and seed come from the config)."""
+    """How long and how a pretraining run trains (model and seed come from the config).
 
-    iterations: int = _setting(4000, "optimisation steps; each sees batch-size new images")
-    batch_size: int = _setting(64, "images per step")
+    The defaults are the recipe of the shipped ``seco/weights/synthetic_vit_tiny.pth``
+    (docs/results.md): ``seco pretrain --out FILE`` remakes it.
+    """
+
+    iterations: int = _setting(3200, "optimisation steps; each sees batch-size new images")
+    batch_size: int = _setting(32, "images per step")
     lr: float = _setting(1e-3, "peak AdamW learning rate")
     weight_decay: float = _setting(0.05, "AdamW weight decay (not on norms, biases, tokens)")
-    warmup_iters: int = _setting(200, "linear warmup steps before the poly decay")
+    warmup_iters: int = _setting(100, "linear warmup steps before the poly decay")
     aux_weight: float = _setting(0.5, "weight of the auxiliary classifier's loss (block aux_layer)")
     image_size: int = _setting(96, "image side in pixels")
     n_val: int = _setting(1000, "validation images")
-    eval_every: int = _setting(1000, "evaluate every N steps (0: only at the end)")
+    eval_every: int = _setting(800, "evaluate every N steps (0: only at the end)")
     ckpt_every: int = _setting(100, "write RUN_DIR/last.pt every N steps")
     threads: int = _setting(1, "torch CPU threads")
     workers: int = _setting(0, "data loader processes drawing images (0: draw in the training process)")
