@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,16 @@ def test_half_refuses_weights_beyond_float16(encoder: torch.nn.Module) -> None:
         encoder.vit.patch_embed.pos_embed.fill_(1e6)
     with pytest.raises(ValueError, match="pos_embed"):
         encoder_weights(encoder, half=True)
+
+
+def test_the_synthetic_default_starts_from_the_shipped_pretrained_weights() -> None:
+    """configs/synthetic.yaml names seco:synthetic_vit_tiny.pth with its sha256; every encoder tensor comes from it."""
+    cfg = load_config("synthetic")
+    assert cfg.model.weights == "seco:synthetic_vit_tiny.pth" and cfg.model.weights_sha256
+    encoder = build_encoder(cfg.model.name, weights=cfg.model.weights, weights_sha256=cfg.model.weights_sha256,
+                            kwargs=dict(cfg.model.kwargs), conv_stem=cfg.model.conv_stem)
+    with resources.as_file(resources.files("seco") / "weights" / "synthetic_vit_tiny.pth") as path:
+        shipped = torch.load(path, weights_only=True)
+    own = timm_state_dict(encoder.vit)
+    assert encoder.weights.tensors == len(shipped) and shipped.keys() == own.keys()
+    assert all(torch.equal(own[k], v) for k, v in shipped.items())
