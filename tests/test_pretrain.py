@@ -110,3 +110,9 @@ def test_resume_refuses_another_schedule(tiny_run: Path, tmp_path: Path) -> None
 def test_bad_settings_are_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert _run(tmp_path, "bad", "--batch-size", "0")[0] == 1
     assert "--batch-size must be at least 1" in capsys.readouterr().err
+
+
+def test_pretrain_leaves_the_process_thread_count_as_it_found_it(tmp_path: Path) -> None:
+    before = torch.get_num_threads()
+    code, _ = _run(tmp_path, "threads", "--iterations", "1", "--eval-every", "0", "--threads", str(before + 1))
+    assert code == 0 and torch.get_num_threads() == before

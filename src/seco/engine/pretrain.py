@@ -113,7 +113,16 @@ def pretrain(cfg: Config, settings: PretrainSettings, weights: Path, run_dir: Pa
     ``cfg.method.cam.bkg_thr`` sets the CAM evaluation's background score.
     """
     settings.check()
+    previous = torch.get_num_threads()  # a setting of this run, not of the process: restored on return
     torch.set_num_threads(settings.threads)
+    try:
+        return _pretrain(cfg, settings, weights, run_dir, resume, progress)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _pretrain(cfg: Config, settings: PretrainSettings, weights: Path, run_dir: Path, resume: bool,
+              progress: bool) -> PretrainResult:
     device = resolve_device(cfg.train.device)
     model_cfg = dataclasses.replace(cfg.model, pretrained=False, weights="")
     train_set = PretrainSet(cfg.seed, "train", settings.iterations * settings.batch_size, settings.image_size)
