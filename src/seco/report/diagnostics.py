@@ -7,7 +7,7 @@ thing, and every run logs them (``seco.method.step``):
   ``tag_switch_iter`` from the final CAM) that equal the tags computed from the
   ground-truth masks; the synthetic benchmark has masks for its train split;
 * ``stats/rectified``: the share of the confident tags that rectification
-  (eq. 6) turns into background;
+  (eqs. 6-7) fires on (they become uncertain, or background under the public rule);
 * ``reservoir/<class>``: the class mix of the reservoir keys (LiL's negatives
   and positives);
 * ``stats/prototype_similarity``: the mean cosine between distinct class
