@@ -79,8 +79,8 @@ def run_ablation(variants: Sequence[str], seeds: Sequence[int], out_dir: Path, o
             logged.append(read_scalars(Path(cfg.out_dir) / "tb"))
         summaries[name] = summarise(docs)
         if any(tag in logged[0] for tag in CURVES):  # a variant with the decomposition and its tags
-            summaries[name]["diagnostics"] = {tag: mean_std([run.get(tag) for run in map(contrast_summary, logged)])
-                                              for tag in contrast_summary(logged[0])}
+            means = [contrast_summary(run) for run in logged]
+            summaries[name]["diagnostics"] = {tag: mean_std([m.get(tag) for m in means]) for tag in means[0]}
             curves[labels_of(name)] = logged[0]
     labels = {name: labels_of(name) for name in variants}
     doc = {"seeds": list(seeds), "overrides": list(overrides), "labels": labels, "variants": summaries,

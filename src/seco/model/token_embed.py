@@ -79,6 +79,7 @@ def install_token_embed(vit: VisionTransformer, antialias: bool = True) -> Token
 
 _MOVED = {"patch_embed.cls_token": "cls_token", "patch_embed.reg_token": "reg_token",
           "patch_embed.pos_embed": "pos_embed"}
+_RETURNED = {timm: ours for ours, timm in _MOVED.items()}
 _PATCHES = "patch_embed.patches."
 
 
@@ -98,7 +99,6 @@ def timm_state_dict(vit: VisionTransformer) -> dict[str, torch.Tensor]:
 
 def token_embed_key(key: str) -> str:
     """The key of a timm-layout tensor once :class:`TokenEmbed` is installed (inverse of :func:`timm_state_dict`)."""
-    moved = {timm: ours for ours, timm in _MOVED.items()}
-    if key in moved:
-        return moved[key]
+    if key in _RETURNED:
+        return _RETURNED[key]
     return _PATCHES + key[len("patch_embed."):] if key.startswith("patch_embed.") else key
