@@ -116,3 +116,17 @@ def test_pretrain_leaves_the_process_thread_count_as_it_found_it(tmp_path: Path)
     before = torch.get_num_threads()
     code, _ = _run(tmp_path, "threads", "--iterations", "1", "--eval-every", "0", "--threads", str(before + 1))
     assert code == 0 and torch.get_num_threads() == before
+
+
+def test_an_existing_weights_file_is_refused_before_training_unless_overwrite(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "kept"
+    out.mkdir()
+    (out / "encoder.pth").write_bytes(b"the user's weights")
+    code, _ = _run(tmp_path, "kept", "--iterations", "1", "--eval-every", "0")
+    assert code == 1 and (out / "encoder.pth").read_bytes() == b"the user's weights"
+    assert not (out / "last.pt").exists()  # refused before any training
+    err = capsys.readouterr().err
+    assert "encoder.pth exists; pass --overwrite" in err and "Traceback" not in err
+    code, _ = _run(tmp_path, "kept", "--iterations", "1", "--eval-every", "0", "--overwrite")
+    assert code == 0 and (out / "encoder.pth").read_bytes() != b"the user's weights"

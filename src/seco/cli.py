@@ -107,6 +107,7 @@ def _build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--run-dir", type=Path, default=Path("runs/pretrain"),
                      help="folder for the resumable checkpoint last.pt, pretrain.jsonl and metrics.json")
     pre.add_argument("--fresh", action="store_true", help="do not resume from RUN_DIR/last.pt")
+    pre.add_argument("--overwrite", action="store_true", help="replace the weights file --out if it exists")
     _add_settings_args(pre)
     _add_config_args(pre)
 
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seco {args.command}: {stop}", file=sys.stderr)
         return stop.exit_code
     except (ConfigError, DataError, CheckpointError, MissingExtraError, NonFiniteLossError, PredictError,
-            CompareError, FileNotFoundError) as err:
+            CompareError, FileNotFoundError, FileExistsError) as err:
         # These errors already name the file or the config key at fault.
         print(f"seco {args.command}: error: {err}", file=sys.stderr)
         return 1

@@ -121,7 +121,7 @@ def _pretrain(args: argparse.Namespace) -> None:
 
     cfg = load_config(args.config, args.overrides)
     settings = PretrainSettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainSettings)})
-    result = pretrain(cfg, settings, args.out, args.run_dir, resume=not args.fresh)
+    result = pretrain(cfg, settings, args.out, args.run_dir, resume=not args.fresh, overwrite=args.overwrite)
     print(f"pretrained {result.iterations} iterations in {result.seconds:.0f} s "
           f"({result.images_per_second:.1f} img/s); weights {result.weights} "
           f"({result.weights.stat().st_size / 1e6:.1f} MB)")

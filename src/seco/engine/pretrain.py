@@ -104,15 +104,20 @@ def _log(run_dir: Path, record: dict[str, Any]) -> None:
 
 
 def pretrain(cfg: Config, settings: PretrainSettings, weights: Path, run_dir: Path, resume: bool = True,
-             progress: bool = True) -> PretrainResult:
+             progress: bool = True, overwrite: bool = False) -> PretrainResult:
     """Pretrain ``cfg.model``'s encoder from scratch and write its weights to ``weights``.
 
     The model is always built from random initialisation (``model.weights``
     and ``model.pretrained`` are ignored); ``cfg.seed`` seeds it and the
     image stream, ``cfg.train.device`` and ``cfg.train.betas`` are used,
     ``cfg.method.cam.bkg_thr`` sets the CAM evaluation's background score.
+
+    Raises:
+        FileExistsError: ``weights`` exists and ``overwrite`` is false (checked before any training).
     """
     settings.check()
+    if Path(weights).exists() and not overwrite:
+        raise FileExistsError(f"{weights} exists; pass --overwrite to replace it, or choose another --out")
     previous = torch.get_num_threads()  # a setting of this run, not of the process: restored on return
     torch.set_num_threads(settings.threads)
     try:
@@ -160,9 +165,10 @@ def _pretrain(cfg: Config, settings: PretrainSettings, weights: Path, run_dir: P
         optimizer.step()
         done = iteration + 1
         rate = (done - start) * settings.batch_size / (time.perf_counter() - began)
-        bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{rate:.1f}", refresh=False)
+        value = loss.item()
+        bar.set_postfix(loss=f"{value:.4f}", img_s=f"{rate:.1f}", refresh=False)
         bar.update(1)
-        record: dict[str, Any] = {"iteration": done, "loss": round(loss.item(), 5), "lr": lr,
+        record: dict[str, Any] = {"iteration": done, "loss": round(value, 5), "lr": lr,
                                   "images_per_second": round(rate, 1)}
         if settings.eval_every and done % settings.eval_every == 0 and done < settings.iterations:
             record["val"] = evaluate()
