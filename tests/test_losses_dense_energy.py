@@ -38,3 +38,14 @@ def test_gated_energy_value_and_its_public_gradient_by_hand():
     expected[0, :, 0, 0] = -2e-7 * gate[0] * total
     expected[0, :, 0, 1] = -2e-7 * gate[1] * total
     torch.testing.assert_close(probs.grad, expected)
+
+
+def test_filter_stays_float32_under_bf16_autocast():
+    """The exponent is a difference of squared norms in the hundreds: bf16 would ruin it, so autocast is off."""
+    gen = torch.Generator().manual_seed(0)
+    values, rgb = torch.rand(2, 3, 6, 6, generator=gen), torch.rand(2, 3, 6, 6, generator=gen) * 255
+    expected = dense_bilateral_filter(values, rgb, sigma_rgb=15.0, sigma_xy=3.0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = dense_bilateral_filter(values, rgb, sigma_rgb=15.0, sigma_xy=3.0)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, expected)
