@@ -55,6 +55,7 @@ def test_baseline_is_the_same_step_with_only_the_classification_losses(tiny_cfg:
     out = step()
     assert set(out.terms) == {"cls", "aux"}
     assert int(run.state.reservoir.filled) == 0
+    assert not run.state.prototypes.initialised.any()  # no contrast loss reads them: none kept (18 ms/step on CUDA)
 
 
 def test_public_and_paper_fidelity_give_different_contrast_losses_on_the_same_batch(tiny_cfg: Config) -> None:
@@ -133,3 +134,17 @@ def test_a_training_step_waits_on_the_device_never(tiny_cfg: Config, fidelity: s
     with SyncCounter() as reading:
         run.guard.check()
     assert reading.count == 1  # the one read at a logging step
+
+
+@pytest.mark.parametrize("fidelity", ["public", "paper"])
+def test_full_step_and_backward_run_under_bf16_autocast(tiny_cfg: Config, fidelity: str) -> None:
+    """`train.amp` wraps the step in bf16 autocast on a GPU; CPU autocast casts the same matrix products, so a
+    dtype clash (the dense energy's float32 `bmm(out=)` once crashed every VOC bf16 step on CUDA) shows here."""
+    cfg = apply_overrides(tiny_cfg, [f"method.fidelity={fidelity}"])
+    run, _, step = _run(cfg)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = step()
+    assert set(out.terms) == {"cls", "aux", "ptc", "lig", "lil", "seg", "reg"}
+    assert all(torch.isfinite(v) for v in out.terms.values())
+    out.loss.backward()
+    assert run.net.projector.mlp[0].weight.grad.abs().sum() > 0
