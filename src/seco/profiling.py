@@ -40,8 +40,10 @@ def phase(name: str) -> record_function:
 
 SYNCING_OPS = frozenset({"_local_scalar_dense", "nonzero", "masked_select", "_unique2", "unique_dim",
                          "unique_consecutive", "equal", "is_nonzero", "bincount", "repeat_interleave",
-                         "masked_scatter", "histc"})
-"""Operators that copy a data-dependent value to the host (``.item()``, ``int()``, ``bool()``, boolean masks, ...)."""
+                         "masked_scatter", "histc", "lift_fresh"})
+"""Operators that copy a data-dependent value to the host (``.item()``, ``int()``, ``bool()``, boolean masks, ...),
+and ``lift_fresh``: a tensor made from Python data (``new_tensor([...])``), a blocking host-to-device copy on a GPU
+(CUDA's sync debug mode flagged four of them per step on an H100 before they were removed)."""
 
 
 class SyncCounter(TorchDispatchMode):

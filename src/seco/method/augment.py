@@ -41,8 +41,8 @@ def _uniform(x: Tensor, low: float, high: float, generator: torch.Generator | No
 
 def _luma(rgb: Tensor) -> Tensor:
     """ITU-R 601 luma (N,1,h,w) of an rgb batch (N,3,h,w)."""
-    weights = rgb.new_tensor(_LUMA)[None, :, None, None]
-    return (rgb * weights).sum(dim=1, keepdim=True)
+    r, g, b = rgb.unbind(dim=1)  # Python-float weights: a tensor of them would be a host-to-device copy
+    return (_LUMA[0] * r + _LUMA[1] * g + _LUMA[2] * b).unsqueeze(1)
 
 
 def horizontal_flip(x: Tensor, generator: torch.Generator | None = None, p: float = 0.5) -> Tensor:
@@ -64,8 +64,7 @@ def shift_hue(rgb: Tensor, turns: Tensor) -> Tensor:
     safe = chroma.clamp(min=1e-12)
     hue = torch.where(value == r, ((g - b) / safe) % 6, torch.where(value == g, (b - r) / safe + 2, (r - g) / safe + 4))
     hue = (torch.where(chroma > 0, hue, torch.zeros_like(hue)) + 6 * turns[:, 0]) % 6
-    sextants = rgb.new_tensor([5.0, 3.0, 1.0])[None, :, None, None]
-    k = (sextants + hue.unsqueeze(1)) % 6
+    k = torch.stack([(n + hue) % 6 for n in (5.0, 3.0, 1.0)], dim=1)
     return value.unsqueeze(1) - chroma.unsqueeze(1) * torch.minimum(k, 4 - k).clamp(0, 1)
 
 
