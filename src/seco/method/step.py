@@ -167,7 +167,7 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
             predicted = views.tags[-views.patch_tags_gt.shape[0]:]
             both = (predicted >= 0) & (views.patch_tags_gt >= 0)  # NaN when nothing to compare
             stats["tag_agreement_gt"] = ((predicted == views.patch_tags_gt) & both).sum() / both.sum()
-    else:
+    elif any(n in enabled_weights(cfg.losses) for n in CONTRAST):  # the global teacher warms up before LiG starts
         with phase("reservoir_prototypes"):
             _update_prototypes(state, out, labels, iteration)
 
