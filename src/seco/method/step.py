@@ -99,7 +99,12 @@ class StepOutput:
 
 def wants_global_view(cfg: MethodConfig) -> bool:
     """Whether training batches must carry the public code's second global view (``global_view``)."""
-    return cfg.decomposition.global_views == "crop_and_rrc" and any(n in enabled_weights(cfg.losses) for n in CONTRAST)
+    return cfg.decomposition.global_views == "crop_and_rrc" and _contrast_enabled(cfg)
+
+
+def _contrast_enabled(cfg: MethodConfig) -> bool:
+    """Whether LiG or LiL is on at some iteration of this run (the reservoir and prototypes are kept only then)."""
+    return any(n in enabled_weights(cfg.losses) for n in CONTRAST)
 
 
 def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iteration: int,
@@ -114,7 +119,8 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
     images, labels, crop_box = batch["image"], batch["labels"], batch["crop_box"]
     weights = active_weights(cfg.losses, iteration)
     contrast_on = any(n in weights for n in CONTRAST)
-    fill = cfg.reservoir.fill_before_start and any(n in enabled_weights(cfg.losses) for n in CONTRAST)
+    contrast_enabled = _contrast_enabled(cfg)
+    fill = cfg.reservoir.fill_before_start and contrast_enabled
     decompose_now = contrast_on or fill
     stats: dict[str, Tensor] = {}
 
@@ -167,7 +173,7 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
             predicted = views.tags[-views.patch_tags_gt.shape[0]:]
             both = (predicted >= 0) & (views.patch_tags_gt >= 0)  # NaN when nothing to compare
             stats["tag_agreement_gt"] = ((predicted == views.patch_tags_gt) & both).sum() / both.sum()
-    elif any(n in enabled_weights(cfg.losses) for n in CONTRAST):  # the global teacher warms up before LiG starts
+    elif contrast_enabled:  # the global teacher warms up before LiG starts
         with phase("reservoir_prototypes"):
             _update_prototypes(state, out, labels, iteration)
 
