@@ -107,3 +107,26 @@ def test_the_independence_check_does_catch_the_benchmarks_shortcut() -> None:
     objects, contexts = _presence(render_scene, CLASSES, seed=11)
     for k in range(3):
         assert _independence_p(objects, contexts[:, k]) < 1e-6
+
+
+def test_every_nth_batch_is_of_mosaics_whose_tile_labels_match_their_quadrants() -> None:
+    data = PretrainSet(3, "train", 12, SIZE, mosaic_every=2, batch_size=3)
+    assert [data.grid(i) for i in range(12)] == [1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2]
+    half = SIZE // 2
+    for i in (3, 4, 10):
+        item = data[i]
+        assert item["image"].shape == (3, SIZE, SIZE) and item["tile_labels"].shape == (4, len(PRETRAIN_CLASSES) - 1)
+        assert torch.equal(item["labels"], item["tile_labels"].amax(0))
+        for tile, (r, c) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+            ids = torch.unique(item["mask"][r * half:(r + 1) * half, c * half:(c + 1) * half].long())
+            assert torch.equal(torch.nonzero(item["tile_labels"][tile]).flatten() + 1, ids[ids > 0])
+    plain = PretrainSet(3, "train", 12, SIZE)
+    for i in (0, 7):  # the full-size batches are the very images of a run without mosaics
+        assert data[i]["tile_labels"].shape[0] == 1
+        for key in ("image", "labels", "mask", "context"):
+            assert torch.equal(data[i][key], plain[i][key])
+
+
+def test_mosaics_need_an_even_image_size() -> None:
+    with pytest.raises(ValueError, match="divisible by 2"):
+        PretrainSet(0, "train", 4, 49, mosaic_every=1)

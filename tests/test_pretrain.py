@@ -110,6 +110,9 @@ def test_resume_refuses_another_schedule(tiny_run: Path, tmp_path: Path) -> None
 def test_bad_settings_are_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert _run(tmp_path, "bad", "--batch-size", "0")[0] == 1
     assert "--batch-size must be at least 1" in capsys.readouterr().err
+    assert _run(tmp_path, "odd", "--image-size", "40")[0] == 1  # 5x5 tokens of 8 px: no 2x2 mosaic tiles
+    assert "40 px images give 5x5 tokens, which do not split into 2x2 tiles" in capsys.readouterr().err
+    assert not (tmp_path / "odd" / "last.pt").exists()
 
 
 def test_pretrain_leaves_the_process_thread_count_as_it_found_it(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +31,8 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from seco.atomic import atomic_write
-from seco.config import Config, to_dict
-from seco.data.pretrain_set import PretrainSet
+from seco.config import Config, ConfigError, to_dict
+from seco.data.pretrain_set import MOSAIC, PretrainSet
 from seco.engine.checkpoint import LAST, CheckpointError, latest_checkpoint, load_checkpoint, save_checkpoint
 from seco.engine.dist import resolve_device
 from seco.engine.encoder_weights import save_encoder_weights
@@ -40,9 +41,10 @@ from seco.engine.pretrain_eval import evaluate_pretraining
 from seco.engine.pretrain_settings import SCHEDULE, PretrainSettings
 from seco.engine.progress import progress_bar
 from seco.model import SeCoNet, build_model
+from seco.model.heads import ClassifierHead
 from seco.model.token_embed import token_embed_key
 
-__all__ = ["PretrainResult", "pretrain", "set_cross_entropy", "summarize"]
+__all__ = ["PretrainResult", "pretrain", "set_cross_entropy", "summarize", "tile_cross_entropy"]
 
 LOG = "pretrain.jsonl"
 METRICS = "metrics.json"
@@ -69,6 +71,20 @@ def set_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tenso
     ``logits`` (B, K) are GMP logits; ``labels`` (B, K) multi-hot, one class at least.
     """
     return F.cross_entropy(logits, labels / labels.sum(1, keepdim=True).clamp(min=1))
+
+
+def tile_cross_entropy(head: ClassifierHead, tokens: torch.Tensor, tile_labels: torch.Tensor) -> torch.Tensor:
+    """:func:`set_cross_entropy` of every tile of a G x G mosaic, each max-pooled over its own tokens.
+
+    ``tile_labels`` (B, G*G, K) lists the tiles row by row (G = 1: the image,
+    and this is the plain image-level loss). A token scores only its own
+    tile, so a class map that spills past its object into another tile costs
+    loss there: a localisation objective from image-level labels alone.
+    A tile without objects adds nothing.
+    """
+    grid = math.isqrt(tile_labels.shape[1])
+    logits = head.region_logits(tokens, grid).flatten(2).transpose(1, 2)
+    return set_cross_entropy(logits.flatten(0, 1), tile_labels.flatten(0, 1))
 
 
 def _checkpoint(net: SeCoNet, optimizer: torch.optim.Optimizer, iteration: int, cfg: Config,
@@ -130,11 +146,17 @@ def _pretrain(cfg: Config, settings: PretrainSettings, weights: Path, run_dir: P
               progress: bool) -> PretrainResult:
     device = resolve_device(cfg.train.device)
     model_cfg = dataclasses.replace(cfg.model, pretrained=False, weights="")
-    train_set = PretrainSet(cfg.seed, "train", settings.iterations * settings.batch_size, settings.image_size)
+    train_set = PretrainSet(cfg.seed, "train", settings.iterations * settings.batch_size, settings.image_size,
+                            settings.mosaic_every, settings.batch_size)
     val_set = PretrainSet(cfg.seed, "val", settings.n_val, settings.image_size)
     class_names, context_names = list(val_set.class_names), list(val_set.context_names)
     torch.manual_seed(cfg.seed)
     net = build_model(model_cfg, train_set.num_classes).to(device)
+    tokens = -(-settings.image_size // net.encoder.patch_size)
+    if settings.mosaic_every and tokens % MOSAIC:
+        raise ConfigError(f"pretrain --mosaic-every: {settings.image_size} px images give {tokens}x{tokens} tokens, "
+                          f"which do not split into {MOSAIC}x{MOSAIC} tiles; choose an --image-size of an even number "
+                          f"of {net.encoder.patch_size} px patches, or --mosaic-every 0")
     optimizer = build_optimizer(net.param_groups(settings.lr, 1.0, settings.weight_decay), cfg.train.betas)
     scheduler = WarmupPoly(optimizer, settings.iterations, settings.warmup_iters, cfg.train.warmup_ratio,
                            cfg.train.poly_power)
@@ -157,9 +179,10 @@ def _pretrain(cfg: Config, settings: PretrainSettings, weights: Path, run_dir: P
     began = time.perf_counter()
     for iteration, batch in enumerate(loader, start):
         lr = settings.lr * scheduler.step_to(iteration)
-        images, labels = batch["image"].to(device), batch["labels"].to(device)
+        images, tiles = batch["image"].to(device), batch["tile_labels"].to(device)
         out = net(images, with_seg=False)
-        loss = set_cross_entropy(out.logits, labels) + settings.aux_weight * set_cross_entropy(out.aux_logits, labels)
+        loss = (tile_cross_entropy(net.classifier, out.tokens, tiles)
+                + settings.aux_weight * tile_cross_entropy(net.aux_classifier, out.aux_tokens, tiles))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -23,8 +23,14 @@ class ClassifierHead(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Image-level logits (B, K) from a token map (B, D, h, w)."""
-        pooled = F.adaptive_max_pool2d(tokens, 1)
-        return self.conv(pooled).flatten(1)
+        return self.region_logits(tokens, 1).flatten(1)
+
+    def region_logits(self, tokens: torch.Tensor, grid: int) -> torch.Tensor:
+        """Logits (B, K, grid, grid) of the ``grid x grid`` equal blocks of the token map, each max-pooled alone."""
+        h, w = tokens.shape[-2:]
+        if h % grid or w % grid:
+            raise ValueError(f"a {h}x{w} token map does not split into {grid}x{grid} equal blocks")
+        return self.conv(F.adaptive_max_pool2d(tokens, grid))
 
     def cam(self, tokens: torch.Tensor) -> torch.Tensor:
         """Raw class maps ``W^T Z`` (B, K, h, w): eq. 1 before the ReLU."""
