@@ -8,7 +8,11 @@ with SeCo's own classifier heads: a bias-free 1x1 conv over the token map
 and global max pooling, on the final and the auxiliary tokens (the heads of
 eq. 1), trained by :func:`set_cross_entropy`. Image-level labels only, as
 ImageNet pretraining has; because the logits are the maxima of class maps,
-where the maps light up is part of what is learned.
+where the maps light up is part of what is learned. Every
+``--mosaic-every``-th step is of 2x2 mosaics of half-size scenes whose tiles
+are classified one by one (:func:`tile_cross_entropy`), so a map that spills
+into another tile costs loss: tight maps are learnt, not only right labels
+(docs/results.md measures both recipes).
 
 Every step draws fresh images from the seed, so a run is a pure function of
 the seed and the settings, and it resumes exactly from ``RUN_DIR/last.pt``.
