@@ -113,6 +113,8 @@ def test_bad_settings_are_one_clear_error(tmp_path: Path, capsys: pytest.Capture
     assert _run(tmp_path, "odd", "--image-size", "40")[0] == 1  # 5x5 tokens of 8 px: no 2x2 mosaic tiles
     assert "40 px images give 5x5 tokens, which do not split into 2x2 tiles" in capsys.readouterr().err
     assert not (tmp_path / "odd" / "last.pt").exists()
+    assert _run(tmp_path, "odd", "--image-size", "49")[0] == 1  # odd pixels too: the same line, no traceback
+    assert "49 px images give 7x7 tokens, which do not split into 2x2 tiles" in capsys.readouterr().err
 
 
 def test_pretrain_leaves_the_process_thread_count_as_it_found_it(tmp_path: Path) -> None:

@@ -150,17 +150,17 @@ def _pretrain(cfg: Config, settings: PretrainSettings, weights: Path, run_dir: P
               progress: bool) -> PretrainResult:
     device = resolve_device(cfg.train.device)
     model_cfg = dataclasses.replace(cfg.model, pretrained=False, weights="")
+    torch.manual_seed(cfg.seed)
+    net = build_model(model_cfg, len(PretrainSet.class_names)).to(device)
+    tokens = -(-settings.image_size // net.encoder.patch_size)
+    if settings.mosaic_every and tokens % MOSAIC:  # before the data sets, whose own check is not a user's message
+        raise ConfigError(f"pretrain --mosaic-every: {settings.image_size} px images give {tokens}x{tokens} tokens, "
+                          f"which do not split into {MOSAIC}x{MOSAIC} tiles; choose an --image-size of an even number "
+                          f"of {net.encoder.patch_size} px patches, or --mosaic-every 0")
     train_set = PretrainSet(cfg.seed, "train", settings.iterations * settings.batch_size, settings.image_size,
                             settings.mosaic_every, settings.batch_size)
     val_set = PretrainSet(cfg.seed, "val", settings.n_val, settings.image_size)
     class_names, context_names = list(val_set.class_names), list(val_set.context_names)
-    torch.manual_seed(cfg.seed)
-    net = build_model(model_cfg, train_set.num_classes).to(device)
-    tokens = -(-settings.image_size // net.encoder.patch_size)
-    if settings.mosaic_every and tokens % MOSAIC:
-        raise ConfigError(f"pretrain --mosaic-every: {settings.image_size} px images give {tokens}x{tokens} tokens, "
-                          f"which do not split into {MOSAIC}x{MOSAIC} tiles; choose an --image-size of an even number "
-                          f"of {net.encoder.patch_size} px patches, or --mosaic-every 0")
     optimizer = build_optimizer(net.param_groups(settings.lr, 1.0, settings.weight_decay), cfg.train.betas)
     scheduler = WarmupPoly(optimizer, settings.iterations, settings.warmup_iters, cfg.train.warmup_ratio,
                            cfg.train.poly_power)
