@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from seco.atomic import atomic_write
 from seco.bench.runs import run_once
-from seco.bench.summary import context_classes
+from seco.bench.summary import context_classes, context_ratio
 from seco.config import load_config
 from seco.report.sensitivity import sensitivity_plot
 
@@ -41,12 +41,9 @@ def run_sensitivity(seed: int, out_dir: Path, overrides: Sequence[str] = (), swe
             cfg = load_config("ablations/seco", [*overrides, f"seed={seed}", f"{key}={value}",
                                                  f"out_dir={out_dir / folder}"])
             doc = run_once(cfg, progress)
-            classes = context_classes(doc)
-            per_class = doc["results"]["cam"]["per_class"]
-            ratios = [per_class[c]["fp_tp"] for c in classes]
             points.append({"value": value, "miou_cam": doc["results"]["cam"]["miou"],
                            "miou_mask": doc["results"]["mask"]["miou"],
-                           "context_fp_tp_cam": None if None in ratios else sum(ratios) / len(ratios)})
+                           "context_fp_tp_cam": context_ratio(doc, "cam", context_classes(doc))})
         results[name] = points
     doc = {"seed": seed, "overrides": list(overrides), "sweeps": {n: SWEEPS[n][0] for n in sweeps},
            "results": results}

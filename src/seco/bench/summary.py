@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["context_classes", "format_markdown", "mean_std", "summarise"]
+__all__ = ["context_classes", "context_ratio", "format_markdown", "mean_std", "summarise"]
 
 BLOCKS = ("cam", "mask", "seg")
 
@@ -28,7 +28,7 @@ def context_classes(doc: dict[str, Any]) -> list[str]:
     return [r["class"] for r in rows if r["context"] not in names]
 
 
-def _context_ratio(doc: dict[str, Any], block: str, classes: Sequence[str]) -> float | None:
+def context_ratio(doc: dict[str, Any], block: str, classes: Sequence[str]) -> float | None:
     """Mean FP/TP of the context classes in one run (None when one of them has no TP)."""
     per_class = doc["results"][block]["per_class"]
     ratios = [per_class[c]["fp_tp"] for c in classes]
@@ -48,7 +48,7 @@ def summarise(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "miou": {b: mean_std([d["results"][b]["miou"] for d in docs]) for b in blocks},
         "recall": {b: mean_std([d["results"][b]["mean_recall"] for d in docs]) for b in blocks},
         "precision": {b: mean_std([d["results"][b]["mean_precision"] for d in docs]) for b in blocks},
-        "context_fp_tp": {b: mean_std([_context_ratio(d, b, classes) for d in docs]) for b in blocks},
+        "context_fp_tp": {b: mean_std([context_ratio(d, b, classes) for d in docs]) for b in blocks},
         "per_class_fp_tp": {b: {c: mean_std([d["results"][b]["per_class"][c]["fp_tp"] for d in docs])
                                 for c in names} for b in blocks},
         "per_class_iou": {b: {c: mean_std([d["results"][b]["per_class"][c]["iou"] for d in docs])
