@@ -10,6 +10,8 @@ import pytest
 from seco.bench import run_ablation
 from seco.bench.ablation import target_check
 from seco.bench.summary import mean_std, summarise
+from seco.bench.threshold import SELECTION, check_grid, choose_bkg_thr
+from seco.config import ConfigError
 from support import tiny_overrides
 
 
@@ -50,19 +52,58 @@ def test_target_needs_a_30_percent_cut_and_a_gain_beyond_two_stds():
     assert not verdict["fp_tp_target_met"] and not verdict["miou_target_met"]
 
 
+def test_background_grid_is_sorted_and_checked():
+    assert check_grid([0.5, 0.3, 0.5]) == (0.3, 0.5)
+    with pytest.raises(ConfigError, match="empty"):
+        check_grid([])
+    with pytest.raises(ConfigError, match=r"\(0, 1\), got 1.2"):
+        check_grid([0.3, 1.2])
+
+
+def test_chosen_background_score_is_the_best_and_ties_go_to_the_nearest_to_the_default():
+    scores = {0.3: 0.50, 0.4: 0.61, 0.5: 0.61, 0.6: 0.40}
+    assert choose_bkg_thr(scores, default=0.55) == 0.5
+    assert choose_bkg_thr(scores, default=0.3) == 0.4
+    assert choose_bkg_thr({0.3: 0.2, 0.45: 0.1}, default=0.45) == 0.3  # a better score wins over the default
+
+
+def _tiny_bench_overrides(root: Path, tmp_path: Path) -> list[str]:
+    overrides = [o for o in tiny_overrides(root, tmp_path / "unused", iterations=2) if not o.startswith("out_dir=")]
+    return overrides + ["eval.num_overlays=0", "eval.num_embeddings=0", "method.cam.bkg_thr=0.45"]
+
+
 def test_tiny_ablation_over_two_seeds_resumes_instead_of_retraining(synthetic_root: Path, tmp_path: Path):
-    overrides = [o for o in tiny_overrides(synthetic_root, tmp_path / "unused", iterations=2)
-                 if not o.startswith("out_dir=")]
-    overrides += ["eval.num_overlays=0", "eval.num_embeddings=0"]
-    doc = run_ablation(["baseline"], [0, 1], tmp_path / "bench", overrides, progress=False)
+    overrides = _tiny_bench_overrides(synthetic_root, tmp_path)
+    doc = run_ablation(["baseline"], [0, 1], tmp_path / "bench", overrides, progress=False, bkg_grid=(0.3, 0.45))
     summary = doc["variants"]["baseline"]
     assert summary["runs"] == 2 and summary["seeds"] == [0, 1] and summary["miou"]["cam"]["n"] == 2
     assert json.loads((tmp_path / "bench" / "ablation.json").read_text())["seeds"] == [0, 1]
     assert "CAM baseline" in (tmp_path / "bench" / "ablation.md").read_text()
     checkpoint = tmp_path / "bench" / "baseline" / "seed0" / "last.pt"
-    stamp = checkpoint.stat().st_mtime_ns
-    run_ablation(["baseline"], [0], tmp_path / "bench", overrides, progress=False)
-    assert checkpoint.stat().st_mtime_ns == stamp  # read back, not trained again
+    selection = tmp_path / "bench" / "baseline" / "seed0" / SELECTION
+    stamps = checkpoint.stat().st_mtime_ns, selection.stat().st_mtime_ns
+    again = run_ablation(["baseline"], [0], tmp_path / "bench", overrides, progress=False, bkg_grid=(0.45, 0.3))
+    assert (checkpoint.stat().st_mtime_ns, selection.stat().st_mtime_ns) == stamps  # read back, not redone
+    assert again["bkg_selection"]["chosen"]["baseline"] == doc["bkg_selection"]["chosen"]["baseline"][:1]
+
+
+def test_each_run_scores_val_at_the_background_score_it_chose_on_train(synthetic_root: Path, tmp_path: Path):
+    overrides = _tiny_bench_overrides(synthetic_root, tmp_path)
+    doc = run_ablation(["baseline"], [0], tmp_path / "bench", overrides, progress=False, bkg_grid=(0.2, 0.45, 0.7))
+    saved = json.loads((tmp_path / "bench" / "baseline" / "seed0" / SELECTION).read_text())
+    assert saved["split"] == "train" and saved["grid"] == [0.2, 0.45, 0.7]
+    chosen = saved["bkg_thr"]
+    assert saved["train_mask_miou"][saved["grid"].index(chosen)] == max(saved["train_mask_miou"])
+    assert doc["bkg_selection"]["chosen"]["baseline"] == [chosen]
+    fixed = json.loads((tmp_path / "bench" / "baseline" / "seed0" / "metrics.json").read_text())
+    assert saved["document"]["split"] == "val" and saved["document"]["meta"] == fixed["meta"]
+    # the train sweep really moves with the score, and a one-point grid at the config's score repeats the fixed run
+    assert len(set(saved["train_mask_miou"])) > 1
+    same = run_ablation(["baseline"], [0], tmp_path / "bench", overrides, progress=False, bkg_grid=(0.45,))
+    for block in ("cam", "mask"):
+        chosen_score = same["bkg_selection"]["variants"]["baseline"]["miou"][block]
+        assert chosen_score == doc["variants"]["baseline"]["miou"][block]
+    assert "Background score chosen on the train split" in (tmp_path / "bench" / "ablation.md").read_text()
 
 
 def test_seco_bench_ablation_from_the_command_line(synthetic_root: Path, tmp_path: Path, capsys):
@@ -75,3 +116,5 @@ def test_seco_bench_ablation_from_the_command_line(synthetic_root: Path, tmp_pat
     assert code == 0 and "CAM baseline (cls + aux)" in capsys.readouterr().out
     assert main(["bench", "ablation", "--variants", "nonsense", "--out", str(tmp_path / "b")]) == 1
     assert "unknown variant(s) nonsense" in capsys.readouterr().err
+    assert main(["bench", "ablation", "--bkg-grid", "0.3;0.4", "--out", str(tmp_path / "b")]) == 1
+    assert "--bkg-grid '0.3;0.4': expected a comma list" in capsys.readouterr().err

@@ -126,6 +126,9 @@ def _build_parser() -> argparse.ArgumentParser:
                           help="baseline ptc no_lig no_lil no_rect seco_public seco_paper (default: all)")
     ablation.add_argument("--seeds", type=int, default=3, help="number of seeds, 0..N-1 (default 3)")
     ablation.add_argument("--out", type=Path, default=Path("runs/bench/ablation"))
+    ablation.add_argument("--bkg-grid", default=None,
+                          help="comma list of background scores each run chooses from on the train split, "
+                               "or 'none' for the config's fixed score only (default 0.25,0.30,...,0.55)")
     ablation.add_argument("overrides", nargs="*", metavar="key=value", help="applied to every variant")
     sensitivity = kinds.add_parser("sensitivity", help="full SeCo against phi, sigma and the reservoir capacity N")
     sensitivity.add_argument("--seed", type=int, default=0)

@@ -7,6 +7,12 @@ FP/TP and the co-occurring pairs as mean ± std over the seeds, plus the
 contrast diagnostics of :mod:`seco.report.diagnostics` (table and
 ``diagnostics.png``, seed 0's curves). Finished runs
 are read back, so an interrupted benchmark resumes where it stopped.
+
+Every number is reported under two protocols: the config's fixed background
+score, and the score each run chooses on the train split
+(:mod:`seco.bench.threshold`). The issue's target is judged on the second,
+as decided before the benchmark was run on it: it compares each variant at
+its own best operating point, chosen without looking at val.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any
 from seco.atomic import atomic_write
 from seco.bench.runs import run_once
 from seco.bench.summary import format_markdown, mean_std, summarise
+from seco.bench.threshold import DEFAULT_GRID, check_grid, select_bkg_thr
 from seco.config import ConfigError, load_config
 from seco.report.diagnostics import CURVES, contrast_summary, diagnostics_plot, read_scalars
 
@@ -64,20 +71,32 @@ def target_check(summaries: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def run_ablation(variants: Sequence[str], seeds: Sequence[int], out_dir: Path, overrides: Sequence[str] = (),
-                 progress: bool = True) -> dict[str, Any]:
-    """Train and evaluate ``variants`` x ``seeds``; write ``ablation.json`` and ``ablation.md`` into ``out_dir``."""
+                 progress: bool = True, bkg_grid: Sequence[float] = DEFAULT_GRID) -> dict[str, Any]:
+    """Train and evaluate ``variants`` x ``seeds``; write ``ablation.json`` and ``ablation.md`` into ``out_dir``.
+
+    ``bkg_grid`` holds the background scores each run chooses from on the
+    train split (empty: the fixed score only). ``ablation.json`` keeps the
+    fixed-score summaries under ``variants``/``target`` and the chosen-score
+    ones under ``bkg_selection``.
+    """
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise ConfigError(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
-    summaries, curves = {}, {}
+    grid = check_grid(bkg_grid) if bkg_grid else ()
+    summaries, selected, chosen, curves = {}, {}, {}, {}
     for name in variants:
         config, extra, _ = VARIANTS[name]
-        docs, logged = [], []
+        docs, selections, logged = [], [], []
         for seed in seeds:
             cfg = load_config(config, [*overrides, *extra, f"seed={seed}", f"out_dir={out_dir / name / f'seed{seed}'}"])
             docs.append(run_once(cfg, progress))
+            if grid:
+                selections.append(select_bkg_thr(cfg, docs[-1], grid, progress))
             logged.append(read_scalars(Path(cfg.out_dir) / "tb"))
         summaries[name] = summarise(docs)
+        if selections:
+            selected[name] = summarise([s["document"] for s in selections])
+            chosen[name] = [s["bkg_thr"] for s in selections]
         if any(tag in logged[0] for tag in CURVES):  # a variant with the decomposition and its tags
             means = [contrast_summary(run) for run in logged]
             summaries[name]["diagnostics"] = {tag: mean_std([m.get(tag) for m in means]) for tag in means[0]}
@@ -85,11 +104,27 @@ def run_ablation(variants: Sequence[str], seeds: Sequence[int], out_dir: Path, o
     labels = {name: labels_of(name) for name in variants}
     doc = {"seeds": list(seeds), "overrides": list(overrides), "labels": labels, "variants": summaries,
            "target": target_check(summaries)}
+    markdown = format_markdown(summaries, labels)
+    if grid:
+        markdown = "## Background score fixed by the config (method.cam.bkg_thr)\n\n" + markdown
+        doc["bkg_selection"] = {"grid": list(grid), "chosen": chosen, "variants": selected,
+                                "target": target_check(selected)}
+        markdown += _selection_markdown(doc["bkg_selection"], labels)
     atomic_write(out_dir / "ablation.json", json.dumps(doc, indent=2))
-    atomic_write(out_dir / "ablation.md", format_markdown(summaries, labels))
+    atomic_write(out_dir / "ablation.md", markdown)
     if curves:
         diagnostics_plot(curves, out_dir / "diagnostics.png")
     return doc
+
+
+def _selection_markdown(selection: dict[str, Any], labels: dict[str, str]) -> str:
+    """The chosen-score section of ``ablation.md``: each run's score, then the tables at those scores."""
+    grid = ", ".join(f"{t:.2f}" for t in selection["grid"])
+    lines = ["", f"## Background score chosen on the train split (grid {grid}; seco.bench.threshold)", "",
+             "| variant | chosen score per seed |", "|---|---|"]
+    lines += [f"| {labels[name]} | {', '.join(f'{t:.2f}' for t in scores)} |"
+              for name, scores in selection["chosen"].items()]
+    return "\n".join(lines) + "\n\n" + format_markdown(selection["variants"], labels)
 
 
 def labels_of(variant: str) -> str:

@@ -1,0 +1,79 @@
+"""The background score chosen on the train split: the benchmark's method-neutral evaluation protocol.
+
+CAMs and pseudo masks call a pixel background unless some present class
+scores above ``method.cam.bkg_thr`` (:func:`seco.method.cam.with_background`).
+The score is an inference setting, not part of training, and the best value
+moves with how tight a variant's CAMs are: a fixed score judges a variant with
+tighter maps at a point that cuts its recall. So each benchmark run also picks
+its own score: pseudo-mask mIoU on the *train* split (whose masks a weakly
+supervised user would not have, but which the benchmark never scores) over a
+grid, the best value kept (ties: the one nearest the config's score), and val
+is then scored once at that value. Both protocols are reported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from seco.atomic import atomic_write
+from seco.config import Config, ConfigError, apply_overrides
+from seco.engine.evaluate import evaluate
+from seco.engine.restore import load_trained
+
+__all__ = ["DEFAULT_GRID", "SELECTION", "check_grid", "choose_bkg_thr", "select_bkg_thr"]
+
+DEFAULT_GRID = (0.25, 0.30, 0.35, 0.40, 0.45, 0.50, 0.55)
+SELECTION = "bkg_selection.json"
+
+
+def check_grid(grid: Sequence[float]) -> tuple[float, ...]:
+    """The grid as a sorted tuple; a ConfigError for an empty grid or a score outside (0, 1)."""
+    values = tuple(sorted({float(v) for v in grid}))
+    if not values:
+        raise ConfigError("the background-score grid is empty")
+    outside = [v for v in values if not 0.0 < v < 1.0]
+    if outside:
+        raise ConfigError(f"background scores must lie in (0, 1), got {', '.join(map(str, outside))}")
+    return values
+
+
+def choose_bkg_thr(scores: dict[float, float], default: float) -> float:
+    """The score with the highest mask mIoU; among equal ones, the nearest to ``default``."""
+    return max(scores, key=lambda thr: (scores[thr], -abs(thr - default)))
+
+
+def _with_bkg_thr(cfg: Config, thr: float) -> Config:
+    return apply_overrides(cfg, [f"method.cam.bkg_thr={thr}"])
+
+
+def select_bkg_thr(cfg: Config, fixed: dict[str, Any], grid: Sequence[float], progress: bool = True) -> dict[str, Any]:
+    """Choose the run's background score on ``cfg.data.train_split``; score ``cfg.eval.split`` once at it.
+
+    ``cfg`` is a finished benchmark run (its ``last.pt`` in ``cfg.out_dir``)
+    and ``fixed`` the metrics document it wrote at the config's score, whose
+    ``meta`` (seed, seconds) the returned document keeps. The result,
+    ``{"split", "grid", "train_mask_miou", "bkg_thr", "document"}``, is
+    written to ``bkg_selection.json`` in the run folder and read back when the
+    grid is the same.
+    """
+    grid = check_grid(grid)
+    path = Path(cfg.out_dir) / SELECTION
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if tuple(saved["grid"]) == grid and saved["document"].get("meta") == fixed.get("meta"):
+            return saved
+    trained = load_trained(Path(cfg.out_dir) / "last.pt")
+    split = cfg.data.train_split
+    scores = {thr: evaluate(trained.net, _with_bkg_thr(trained.cfg, thr), split, outputs=("mask",),
+                            progress=progress).document["results"]["mask"]["miou"] for thr in grid}
+    chosen = choose_bkg_thr(scores, cfg.method.cam.bkg_thr)
+    document = evaluate(trained.net, _with_bkg_thr(trained.cfg, chosen), cfg.eval.split,
+                        max_images=cfg.eval.max_images, progress=progress).document
+    document["meta"] = fixed.get("meta")
+    selection = {"split": split, "grid": list(grid), "train_mask_miou": [scores[t] for t in grid],
+                 "bkg_thr": chosen, "document": document}
+    atomic_write(path, json.dumps(selection, indent=2))
+    return selection
