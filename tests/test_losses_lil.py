@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from seco.method.losses import lil_loss
+from seco.method.losses import lil_floor, lil_loss
 
 KEYS = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
 KEY_TAGS = torch.tensor([1, 1, 2])
@@ -43,3 +43,19 @@ def test_uncertain_keys_are_in_no_denominator():
     keys = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
     loss = lil_loss(torch.tensor([[1.0, 0.0]]), torch.tensor([1]), keys, torch.tensor([1, 2, -1]), tau_l=0.5)
     assert math.isclose(loss.item(), -(2 - math.log(math.exp(2) + 1)), rel_tol=1e-6)
+
+
+def test_floor_by_hand_and_the_loss_never_goes_below_it():
+    """Positives: 2 keys for the tag-1 query, 3 for tag 2, none for -1 or 7: floor (2 ln 2 + 3 ln 3) / 5."""
+    tags, key_tags = torch.tensor([1, 2, -1, 7]), torch.tensor([1, 1, 2, 2, 2, -1, 0])
+    assert math.isclose(lil_floor(tags, key_tags).item(), (2 * math.log(2) + 3 * math.log(3)) / 5, rel_tol=1e-6)
+    assert lil_floor(torch.tensor([-1]), key_tags).item() == 0.0
+    generator = torch.Generator().manual_seed(0)
+    keys = torch.nn.functional.normalize(torch.randn(7, 4, generator=generator), dim=1)
+    for _ in range(20):
+        q = torch.nn.functional.normalize(torch.randn(4, 4, generator=generator), dim=1)
+        assert lil_loss(q, tags, keys, key_tags, tau_l=0.1) >= lil_floor(tags, key_tags) - 1e-6
+    # reached when a query's mass sits evenly on its positives: identical positive keys, the rest far away
+    tight = torch.tensor([[1.0, 0.0], [1.0, 0.0], [-1.0, 0.0], [-1.0, 0.0]])
+    loss = lil_loss(torch.tensor([[1.0, 0.0]]), torch.tensor([1]), tight, torch.tensor([1, 1, 2, 2]), tau_l=0.1)
+    assert math.isclose(loss.item(), lil_floor(torch.tensor([1]), torch.tensor([1, 1, 2, 2])).item(), abs_tol=1e-6)

@@ -40,6 +40,7 @@ from seco.method.losses import (
     labels_to_token_grid,
     lig_classes,
     lig_loss,
+    lil_floor,
     lil_loss,
     lil_loss_public,
     ptc_loss,
@@ -261,6 +262,7 @@ def _contrast(q: Tensor, k: Tensor, tags: Tensor, labels: Tensor, out: NetOutput
         "tag_class": (tags > 0).float().mean(),
         "tag_uncertain": (tags == UNCERTAIN).float().mean(),
         "prototype_similarity": state.prototypes.similarity(),
+        "lil_floor": lil_floor(rectified, key_tags),
     }
     return terms, stats
 

@@ -12,6 +12,10 @@ thing, and every run logs them (``seco.method.step``):
   and positives);
 * ``stats/prototype_similarity``: the mean cosine between distinct class
   prototypes (LiG cannot separate classes whose prototypes coincide).
+
+Runs also log ``stats/lil_floor``, the lowest value eq. 8 can take with the
+step's tags (:func:`seco.method.losses.lil_floor`): the paper-formula
+``loss/lil`` is read against it, not against ``log N``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 from .cls import classification_loss
 from .dense_energy import dense_energy_loss
 from .lig import lig_classes, lig_loss
-from .lil import lil_loss, lil_loss_public
+from .lil import lil_floor, lil_loss, lil_loss_public
 from .masked import masked_mean
 from .ptc import labels_to_token_grid, ptc_loss
 from .rectification import rectify_tags
@@ -18,6 +18,7 @@ __all__ = [
     "labels_to_token_grid",
     "lig_classes",
     "lig_loss",
+    "lil_floor",
     "lil_loss",
     "lil_loss_public",
     "masked_mean",

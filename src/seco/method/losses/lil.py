@@ -10,7 +10,7 @@ from seco.labels import UNCERTAIN
 from .masked import masked_mean
 from .rectification import public_positive_logits
 
-__all__ = ["lil_loss", "lil_loss_public"]
+__all__ = ["lil_floor", "lil_loss", "lil_loss_public"]
 
 
 def lil_loss(q: Tensor, tags: Tensor, keys: Tensor, key_tags: Tensor, tau_l: float) -> Tensor:
@@ -39,6 +39,21 @@ def lil_loss(q: Tensor, tags: Tensor, keys: Tensor, key_tags: Tensor, tau_l: flo
     log_prob = logits - logits.logsumexp(dim=1, keepdim=True)
     positive = (tags.unsqueeze(1) == key_tags.unsqueeze(0)) & (tags != UNCERTAIN).unsqueeze(1)
     return -masked_mean(log_prob, positive)
+
+
+def lil_floor(tags: Tensor, key_tags: Tensor) -> Tensor:
+    """The lowest value eq. 8 (:func:`lil_loss`) can take with these tags: a diagnostic, not a loss.
+
+    ``-log p_ij`` averaged over the positives ``P_i`` of a query is at least
+    ``log |P_i|`` (all of the row's mass spread evenly over its positives), so
+    with ``N_l^+ = sum_i |P_i|`` the loss is at least
+    ``sum_i |P_i| log |P_i| / N_l^+``. A reservoir that holds many keys of each
+    tag keeps this floor high: a LiL near ``log N`` need not mean that nothing
+    was learnt. 0 when there is no positive pair.
+    """
+    positive = (tags.unsqueeze(1) == key_tags.unsqueeze(0)) & (tags != UNCERTAIN).unsqueeze(1)
+    counts = positive.sum(dim=1).to(torch.float32)
+    return (counts * counts.clamp(min=1).log()).sum() / counts.sum().clamp(min=1)
 
 
 def lil_loss_public(q: Tensor, tags: Tensor, keys: Tensor, key_tags: Tensor, tau_l: float, fired: Tensor) -> Tensor:
