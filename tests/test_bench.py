@@ -113,7 +113,8 @@ def test_seco_bench_ablation_from_the_command_line(synthetic_root: Path, tmp_pat
                  if not o.startswith("out_dir=")]
     code = main(["bench", "ablation", "--variants", "baseline", "--seeds", "1", "--out", str(tmp_path / "b"),
                  *overrides, "eval.num_overlays=0", "eval.num_embeddings=0"])
-    assert code == 0 and "CAM baseline (cls + aux)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert code == 0 and "CAM baseline (cls + aux)" in printed and "Background score chosen on the train" in printed
     assert main(["bench", "ablation", "--variants", "nonsense", "--out", str(tmp_path / "b")]) == 1
     assert "unknown variant(s) nonsense" in capsys.readouterr().err
     assert main(["bench", "ablation", "--bkg-grid", "0.3;0.4", "--out", str(tmp_path / "b")]) == 1

@@ -110,9 +110,8 @@ def _bkg_grid(text: str | None) -> tuple[float, ...]:
 
 def _bench(args: argparse.Namespace) -> None:
     """``seco bench ablation`` / ``seco bench sensitivity``: print the tables and where they were written."""
-    import json
-
     from seco.bench import SWEEPS, VARIANTS, run_ablation, run_sensitivity
+    from seco.bench.ablation import target_lines
 
     if args.bench == "ablation":
         if args.seeds < 1:
@@ -120,10 +119,8 @@ def _bench(args: argparse.Namespace) -> None:
         doc = run_ablation(args.variants or list(VARIANTS), list(range(args.seeds)), args.out, args.overrides,
                            bkg_grid=_bkg_grid(args.bkg_grid))
         print((args.out / "ablation.md").read_text())
-        if doc["target"] is not None:
-            print(f"target at the fixed background score: {json.dumps(doc['target'])}")
-        if doc.get("bkg_selection", {}).get("target") is not None:
-            print(f"target at the scores chosen on train (the issue's): {json.dumps(doc['bkg_selection']['target'])}")
+        for line in target_lines(doc):
+            print(line)
         print(f"wrote {args.out / 'ablation.json'} and {args.out / 'ablation.md'}")
     else:
         unknown = [s for s in args.sweeps or () if s not in SWEEPS]

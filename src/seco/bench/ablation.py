@@ -29,7 +29,7 @@ from seco.bench.threshold import DEFAULT_GRID, check_grid, select_bkg_thr
 from seco.config import ConfigError, load_config
 from seco.report.diagnostics import CURVES, contrast_summary, diagnostics_plot, read_scalars
 
-__all__ = ["VARIANTS", "run_ablation", "target_check"]
+__all__ = ["VARIANTS", "run_ablation", "target_check", "target_lines"]
 
 VARIANTS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "baseline": ("ablations/baseline", (), "CAM baseline (cls + aux)"),
@@ -115,6 +115,17 @@ def run_ablation(variants: Sequence[str], seeds: Sequence[int], out_dir: Path, o
     if curves:
         diagnostics_plot(curves, out_dir / "diagnostics.png")
     return doc
+
+
+def target_lines(doc: dict[str, Any]) -> list[str]:
+    """The target verdicts of an ``ablation.json`` document, one printable line per protocol."""
+    lines = []
+    if doc.get("target") is not None:
+        lines.append(f"target at the fixed background score: {json.dumps(doc['target'])}")
+    if doc.get("bkg_selection", {}).get("target") is not None:
+        verdict = json.dumps(doc["bkg_selection"]["target"])
+        lines.append(f"target at the scores chosen on train (the issue's): {verdict}")
+    return lines
 
 
 def _selection_markdown(selection: dict[str, Any], labels: dict[str, str]) -> str:
