@@ -106,6 +106,28 @@ def test_each_run_scores_val_at_the_background_score_it_chose_on_train(synthetic
     assert "Background score chosen on the train split" in (tmp_path / "bench" / "ablation.md").read_text()
 
 
+def test_a_wider_grid_measures_only_its_new_points_and_flags_a_choice_at_its_edge(synthetic_root: Path,
+                                                                                   tmp_path: Path, monkeypatch):
+    from seco.bench import threshold
+
+    overrides = _tiny_bench_overrides(synthetic_root, tmp_path)
+    first = run_ablation(["baseline"], [0], tmp_path / "bench", overrides, progress=False, bkg_grid=(0.3, 0.45))
+    calls = []
+    real = threshold.evaluate
+    monkeypatch.setattr(threshold, "evaluate", lambda net, cfg, split, **kw: calls.append(
+        (split, cfg.method.cam.bkg_thr)) or real(net, cfg, split, **kw))
+    doc = run_ablation(["baseline"], [0], tmp_path / "bench", overrides, progress=False, bkg_grid=(0.05, 0.3, 0.45))
+    train_calls = [thr for split, thr in calls if split == "train"]
+    assert train_calls == [0.05]  # 0.3 and 0.45 were measured by the first call
+    saved = json.loads((tmp_path / "bench" / "baseline" / "seed0" / SELECTION).read_text())
+    assert saved["grid"] == [0.05, 0.3, 0.45] and len(saved["train_mask_miou"]) == 3
+    chosen = doc["bkg_selection"]["chosen"]["baseline"][0]
+    assert saved["at_edge"] == (chosen in (0.05, 0.45))
+    assert ("(grid edge)" in (tmp_path / "bench" / "ablation.md").read_text()) == saved["at_edge"]
+    changed = chosen != first["bkg_selection"]["chosen"]["baseline"][0]
+    assert [call for call in calls if call[0] == "val"] == ([("val", chosen)] if changed else [])
+
+
 def test_seco_bench_ablation_from_the_command_line(synthetic_root: Path, tmp_path: Path, capsys):
     from seco.cli import main
 

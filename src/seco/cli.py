@@ -128,7 +128,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ablation.add_argument("--out", type=Path, default=Path("runs/bench/ablation"))
     ablation.add_argument("--bkg-grid", default=None,
                           help="comma list of background scores each run chooses from on the train split, "
-                               "or 'none' for the config's fixed score only (default 0.25,0.30,...,0.55)")
+                               "or 'none' for the config's fixed score only (default 0.10,0.15,...,0.60)")
     ablation.add_argument("overrides", nargs="*", metavar="key=value", help="applied to every variant")
     sensitivity = kinds.add_parser("sensitivity", help="full SeCo against phi, sigma and the reservoir capacity N")
     sensitivity.add_argument("--seed", type=int, default=0)

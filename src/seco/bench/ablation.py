@@ -133,7 +133,8 @@ def _selection_markdown(selection: dict[str, Any], labels: dict[str, str]) -> st
     grid = ", ".join(f"{t:.2f}" for t in selection["grid"])
     lines = ["", f"## Background score chosen on the train split (grid {grid}; seco.bench.threshold)", "",
              "| variant | chosen score per seed |", "|---|---|"]
-    lines += [f"| {labels[name]} | {', '.join(f'{t:.2f}' for t in scores)} |"
+    edges = (selection["grid"][0], selection["grid"][-1])
+    lines += [f"| {labels[name]} | {', '.join(f'{t:.2f}' + (' (grid edge)' if t in edges else '') for t in scores)} |"
               for name, scores in selection["chosen"].items()]
     return "\n".join(lines) + "\n\n" + format_markdown(selection["variants"], labels)
 

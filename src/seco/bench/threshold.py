@@ -25,7 +25,7 @@ from seco.engine.restore import load_trained
 
 __all__ = ["DEFAULT_GRID", "SELECTION", "check_grid", "choose_bkg_thr", "select_bkg_thr"]
 
-DEFAULT_GRID = (0.25, 0.30, 0.35, 0.40, 0.45, 0.50, 0.55)
+DEFAULT_GRID = tuple(round(0.10 + 0.05 * i, 2) for i in range(11))  # 0.10, 0.15, ..., 0.60
 SELECTION = "bkg_selection.json"
 
 
@@ -55,25 +55,39 @@ def select_bkg_thr(cfg: Config, fixed: dict[str, Any], grid: Sequence[float], pr
     ``cfg`` is a finished benchmark run (its ``last.pt`` in ``cfg.out_dir``)
     and ``fixed`` the metrics document it wrote at the config's score, whose
     ``meta`` (seed, seconds) the returned document keeps. The result,
-    ``{"split", "grid", "train_mask_miou", "bkg_thr", "document"}``, is
-    written to ``bkg_selection.json`` in the run folder and read back when the
-    grid is the same.
+    ``{"split", "grid", "train_mask_miou", "bkg_thr", "at_edge", "document"}``,
+    is written to ``bkg_selection.json`` in the run folder. A later call reuses
+    the train scores already measured for this run, so a wider grid costs only
+    its new points, and val is scored again only when the choice changes.
+    ``at_edge`` says that the best score is the grid's lowest or highest value:
+    widen the grid.
     """
     grid = check_grid(grid)
     path = Path(cfg.out_dir) / SELECTION
+    known: dict[float, float] = {}
+    saved: dict[str, Any] = {}
     if path.is_file():
         saved = json.loads(path.read_text())
-        if tuple(saved["grid"]) == grid and saved["document"].get("meta") == fixed.get("meta"):
-            return saved
-    trained = load_trained(Path(cfg.out_dir) / "last.pt")
+        if saved["document"].get("meta") == fixed.get("meta"):
+            known = dict(zip(saved["grid"], saved["train_mask_miou"]))
+        else:
+            saved = {}
+    missing = [thr for thr in grid if thr not in known]
+    trained = load_trained(Path(cfg.out_dir) / "last.pt") if missing else None
     split = cfg.data.train_split
-    scores = {thr: evaluate(trained.net, _with_bkg_thr(trained.cfg, thr), split, outputs=("mask",),
-                            progress=progress).document["results"]["mask"]["miou"] for thr in grid}
-    chosen = choose_bkg_thr(scores, cfg.method.cam.bkg_thr)
-    document = evaluate(trained.net, _with_bkg_thr(trained.cfg, chosen), cfg.eval.split,
-                        max_images=cfg.eval.max_images, progress=progress).document
-    document["meta"] = fixed.get("meta")
-    selection = {"split": split, "grid": list(grid), "train_mask_miou": [scores[t] for t in grid],
-                 "bkg_thr": chosen, "document": document}
-    atomic_write(path, json.dumps(selection, indent=2))
+    for thr in missing:
+        known[thr] = evaluate(trained.net, _with_bkg_thr(trained.cfg, thr), split, outputs=("mask",),
+                              progress=progress).document["results"]["mask"]["miou"]
+    chosen = choose_bkg_thr({thr: known[thr] for thr in grid}, cfg.method.cam.bkg_thr)
+    document = saved.get("document") if saved.get("bkg_thr") == chosen else None
+    if document is None:
+        trained = trained or load_trained(Path(cfg.out_dir) / "last.pt")
+        document = evaluate(trained.net, _with_bkg_thr(trained.cfg, chosen), cfg.eval.split,
+                            max_images=cfg.eval.max_images, progress=progress).document
+        document["meta"] = fixed.get("meta")
+    measured = sorted(known)
+    selection = {"split": split, "grid": measured, "train_mask_miou": [known[t] for t in measured],
+                 "bkg_thr": chosen, "at_edge": chosen in (grid[0], grid[-1]), "document": document}
+    if missing or selection != saved:
+        atomic_write(path, json.dumps(selection, indent=2))
     return selection
