@@ -9,6 +9,7 @@ and from one ``torch.Generator`` owned by the loop, both saved in checkpoints.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import signal
 import time
@@ -39,6 +40,7 @@ from seco.engine.loader import TrainStream, derive_seed, to_device
 from seco.engine.logger import ScalarLogger
 from seco.engine.optim import WarmupPoly, build_optimizer
 from seco.engine.progress import progress_bar
+from seco.engine.run_lock import run_folder_lock
 from seco.engine.stop import StopSignals, TrainingInterrupted
 from seco.method.schedule import LOSS_NAMES, active_weights
 from seco.method.step import SeCoState, StepOutput, seco_step, wants_global_view
@@ -230,10 +232,17 @@ def train(cfg: Config, resume: bool = True, progress: bool = True, allow_config_
     Resuming checks that the run folder's checkpoint was made with the same
     config (up to :data:`RESUME_NEUTRAL` keys) unless ``allow_config_change``.
     SIGTERM and SIGINT write a checkpoint of the iteration reached and raise
-    :class:`TrainingInterrupted`.
+    :class:`TrainingInterrupted`. A second process training into the same
+    ``out_dir`` stops with :class:`~seco.engine.run_lock.RunFolderBusy`.
     """
     _set_threads(cfg.train.threads)
     device = dist.init_distributed(cfg.train.device)
+    with run_folder_lock(Path(cfg.out_dir)) if dist.is_main() else contextlib.nullcontext():
+        return _train(cfg, device, resume, progress, allow_config_change)
+
+
+def _train(cfg: Config, device: torch.device, resume: bool, progress: bool, allow_config_change: bool) -> TrainResult:
+    """:func:`train` once the run folder is this process's."""
     run_dir = Path(cfg.out_dir)
     last = latest_checkpoint(run_dir) if resume else None
     ckpt = load_checkpoint(last, map_location="cpu") if last is not None else None
