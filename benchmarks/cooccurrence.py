@@ -6,8 +6,9 @@
 Trains every variant from the same start once per seed, evaluates CAM, mask
 and seg on the val split, and prints mean ± std of mIoU and of the confusion
 ratio FP/TP of the context classes, at the config's background score and at
-each run's score chosen on the train split (``seco.bench.threshold``). Writes ablation.json and ablation.md into
-``--runs`` and a copy of the JSON to ``--out``.
+each run's score chosen on the train split (``seco.bench.threshold``).
+Writes ablation.json and ablation.md into ``--runs`` and a copy of the JSON
+to ``--out``.
 """
 
 from __future__ import annotations
