@@ -8,7 +8,7 @@ from torch import Tensor
 from seco.labels import UNCERTAIN
 
 from .masked import masked_mean
-from .rectification import public_positive_logits
+from .rectification import public_positive_logits, same_tag_pairs
 
 __all__ = ["lil_floor", "lil_loss", "lil_loss_public"]
 
@@ -37,8 +37,7 @@ def lil_loss(q: Tensor, tags: Tensor, keys: Tensor, key_tags: Tensor, tau_l: flo
     """
     logits = (q @ keys.to(q).T / tau_l).masked_fill((key_tags == UNCERTAIN).unsqueeze(0), float("-inf"))
     log_prob = logits - logits.logsumexp(dim=1, keepdim=True)
-    positive = (tags.unsqueeze(1) == key_tags.unsqueeze(0)) & (tags != UNCERTAIN).unsqueeze(1)
-    return -masked_mean(log_prob, positive)
+    return -masked_mean(log_prob, same_tag_pairs(tags, key_tags))
 
 
 def lil_floor(tags: Tensor, key_tags: Tensor) -> Tensor:
@@ -51,8 +50,7 @@ def lil_floor(tags: Tensor, key_tags: Tensor) -> Tensor:
     tag keeps this floor high: a LiL near ``log N`` need not mean that nothing
     was learnt. 0 when there is no positive pair.
     """
-    positive = (tags.unsqueeze(1) == key_tags.unsqueeze(0)) & (tags != UNCERTAIN).unsqueeze(1)
-    counts = positive.sum(dim=1).to(torch.float32)
+    counts = same_tag_pairs(tags, key_tags).sum(dim=1).to(torch.float32)
     return (counts * counts.clamp(min=1).log()).sum() / counts.sum().clamp(min=1)
 
 

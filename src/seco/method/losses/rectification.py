@@ -7,9 +7,14 @@ from torch import Tensor
 
 from seco.labels import UNCERTAIN
 
-__all__ = ["RULES", "public_positive_logits", "rectify_tags"]
+__all__ = ["RULES", "public_positive_logits", "rectify_tags", "same_tag_pairs"]
 
 RULES = ("paper", "public")
+
+
+def same_tag_pairs(tags: Tensor, key_tags: Tensor) -> Tensor:
+    """(N, M) bool: key ``j`` carries query ``i``'s tag (its positives ``R_+``); rows tagged -1 have none."""
+    return (tags.unsqueeze(1) == key_tags.unsqueeze(0)) & (tags != UNCERTAIN).unsqueeze(1)
 
 
 def public_positive_logits(q: Tensor, tags: Tensor, keys: Tensor, key_tags: Tensor, tau: float) -> Tensor:
@@ -20,8 +25,7 @@ def public_positive_logits(q: Tensor, tags: Tensor, keys: Tensor, key_tags: Tens
     """
     logits = q @ keys.to(q).T / tau
     logits = logits - logits.amax(dim=1, keepdim=True).detach()
-    positive = (tags.unsqueeze(1) == key_tags.unsqueeze(0)) & (tags != UNCERTAIN).unsqueeze(1)
-    return torch.where(positive, logits, torch.zeros_like(logits))
+    return torch.where(same_tag_pairs(tags, key_tags), logits, torch.zeros_like(logits))
 
 
 @torch.no_grad()
