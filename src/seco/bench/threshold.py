@@ -20,6 +20,7 @@ from typing import Any
 
 from seco.atomic import atomic_write
 from seco.config import Config, ConfigError, apply_overrides
+from seco.engine.checkpoint import LAST
 from seco.engine.evaluate import evaluate
 from seco.engine.restore import load_trained
 
@@ -52,7 +53,7 @@ def _with_bkg_thr(cfg: Config, thr: float) -> Config:
 def select_bkg_thr(cfg: Config, fixed: dict[str, Any], grid: Sequence[float], progress: bool = True) -> dict[str, Any]:
     """Choose the run's background score on ``cfg.data.train_split``; score ``cfg.eval.split`` once at it.
 
-    ``cfg`` is a finished benchmark run (its ``last.pt`` in ``cfg.out_dir``)
+    ``cfg`` is a finished benchmark run (its checkpoint in ``cfg.out_dir``)
     and ``fixed`` the metrics document it wrote at the config's score, whose
     ``meta`` (seed, seconds) the returned document keeps. The result,
     ``{"split", "grid", "train_mask_miou", "bkg_thr", "at_edge", "document"}``,
@@ -73,7 +74,8 @@ def select_bkg_thr(cfg: Config, fixed: dict[str, Any], grid: Sequence[float], pr
         else:
             saved = {}
     missing = [thr for thr in grid if thr not in known]
-    trained = load_trained(Path(cfg.out_dir) / "last.pt") if missing else None
+    checkpoint = Path(cfg.out_dir) / LAST
+    trained = load_trained(checkpoint) if missing else None
     split = cfg.data.train_split
     for thr in missing:
         known[thr] = evaluate(trained.net, _with_bkg_thr(trained.cfg, thr), split, outputs=("mask",),
@@ -81,7 +83,7 @@ def select_bkg_thr(cfg: Config, fixed: dict[str, Any], grid: Sequence[float], pr
     chosen = choose_bkg_thr({thr: known[thr] for thr in grid}, cfg.method.cam.bkg_thr)
     document = saved.get("document") if saved.get("bkg_thr") == chosen else None
     if document is None:
-        trained = trained or load_trained(Path(cfg.out_dir) / "last.pt")
+        trained = trained or load_trained(checkpoint)
         document = evaluate(trained.net, _with_bkg_thr(trained.cfg, chosen), cfg.eval.split,
                             max_images=cfg.eval.max_images, progress=progress).document
         document["meta"] = fixed.get("meta")
