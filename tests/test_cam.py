@@ -98,3 +98,22 @@ def test_flip_pairs_merge_by_max_or_sum():
     by_sum, _ = multiscale_cams(_fixed(raw), torch.zeros(1, 3, 1, 3), one, [1.0], True, None, "sum", False)
     torch.testing.assert_close(by_max[0, 0, 0], torch.tensor([1.0, 0.25, 0.0]) * 4 / (4 + 1e-5))
     torch.testing.assert_close(by_sum[0, 0, 0], torch.tensor([1.0, 0.5, 0.0]) * 4 / (4 + 1e-5))
+
+
+def test_inference_cams_take_eval_scales_and_flip_where_set_else_the_training_steps():
+    import pytest
+
+    from seco.config import ConfigError, load_config
+    from seco.engine.inference import inference_cam_config
+
+    cfg = load_config("synthetic", ["method.cam.scales=[1.0]", "method.cam.flip=false", "eval.cam_scales=[]",
+                                    "eval.cam_flip=null"])
+    same = inference_cam_config(cfg)
+    assert same.scales == [1.0] and same.flip is False and same.bkg_thr == cfg.method.cam.bkg_thr
+    paper = inference_cam_config(load_config("synthetic", ["method.cam.scales=[1.0]", "method.cam.flip=false",
+                                                           "eval.cam_scales=[1.0,0.5]", "eval.cam_flip=true"]))
+    assert paper.scales == [1.0, 0.5] and paper.flip is True
+    unflipped = inference_cam_config(load_config("voc", ["eval.cam_flip=false"]))
+    assert unflipped.flip is False and unflipped.scales == [1.0, 0.5, 0.75, 1.5]
+    with pytest.raises(ConfigError, match="eval.cam_scales"):
+        load_config("synthetic", ["eval.cam_scales=[1.0,-0.5]"])

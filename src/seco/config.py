@@ -405,10 +405,19 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    """Inference settings of ``seco evaluate`` and ``seco predict``."""
+    """Inference settings of ``seco evaluate`` and ``seco predict``.
+
+    ``cam_scales`` and ``cam_flip`` are the multi-scale, flipped inference of
+    the ``cam`` and ``mask`` outputs; empty (``[]``, ``null``) keeps the
+    training step's ``method.cam.scales`` and ``method.cam.flip``. A config
+    whose training step uses fewer scales for speed (the synthetic one) can
+    still evaluate its CAMs the paper's way.
+    """
 
     split: str = "val"
     batch_size: int = 8
+    cam_scales: list[float] = field(default_factory=list)
+    cam_flip: bool | None = None
     seg_scales: list[float] = field(default_factory=lambda: [1.0, 1.25, 1.5])
     flip: bool = True
     crf: bool = False
@@ -709,6 +718,7 @@ def _validate_eval(ev: EvalConfig) -> None:
                    "eval.num_overlays": ev.num_overlays, "eval.num_embeddings": ev.num_embeddings})
     _need(len(ev.seg_scales) > 0 and all(s > 0 for s in ev.seg_scales), "eval.seg_scales",
           "need at least one positive scale")
+    _need(all(s > 0 for s in ev.cam_scales), "eval.cam_scales", "need positive scales ([] = method.cam.scales)")
     _need(ev.max_side >= 0, "eval.max_side", "must be >= 0 (0 = never shrink)")
 
 

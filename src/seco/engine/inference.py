@@ -1,7 +1,7 @@
 """Batched inference of the three outputs the paper reports.
 
-* ``cam``: multi-scale, flipped CAMs with a constant background score
-  (``method.cam.bkg_thr``): the paper's "CAM" column;
+* ``cam``: multi-scale, flipped CAMs (:func:`inference_cam_config`) with a
+  constant background score (``method.cam.bkg_thr``): the paper's "CAM" column;
 * ``mask``: the same scores refined by PAR: the pseudo masks a second-stage
   segmenter would train on (the "Mask" column);
 * ``seg``: the segmentation head at ``eval.seg_scales`` with flips, logits
@@ -13,26 +13,48 @@ prediction and whose channel-normalised values feed the dense CRF.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from seco.config import Config
+from seco.config import CAMConfig, Config
 from seco.method.cam import configured_cams, with_background
 from seco.method.par import PAR
 from seco.method.pseudo_labels import refine_scores
 from seco.model import SeCoNet
 
-__all__ = ["OUTPUTS", "cam_scores", "predict_scores", "seg_scores"]
+__all__ = ["OUTPUTS", "cam_scores", "inference_cam_config", "inference_cams", "mask_scores", "predict_scores",
+           "seg_scores"]
 
 OUTPUTS = ("cam", "mask", "seg")
 
 
+def inference_cam_config(cfg: Config) -> CAMConfig:
+    """``method.cam`` with the inference scales and flip of ``eval.cam_scales`` / ``eval.cam_flip`` where set."""
+    cam = cfg.method.cam
+    return replace(cam, scales=list(cfg.eval.cam_scales or cam.scales),
+                   flip=cam.flip if cfg.eval.cam_flip is None else cfg.eval.cam_flip)
+
+
+@torch.no_grad()
+def inference_cams(net: SeCoNet, images: Tensor, labels: Tensor, cfg: Config) -> Tensor:
+    """(B, K, H, W) normalised final CAMs at the inference scales and flip, classes absent from ``labels`` zero."""
+    return configured_cams(net.cams, images, labels, inference_cam_config(cfg))[0]
+
+
 @torch.no_grad()
 def cam_scores(net: SeCoNet, images: Tensor, labels: Tensor, cfg: Config) -> Tensor:
-    """(B, K+1, H, W): background score ``bkg_thr`` then the normalised final CAMs."""
-    cam, _ = configured_cams(net.cams, images, labels, cfg.method.cam)
-    return with_background(cam, cfg.method.cam.bkg_thr)
+    """(B, K+1, H, W): background score ``bkg_thr`` then :func:`inference_cams`."""
+    return with_background(inference_cams(net, images, labels, cfg), cfg.method.cam.bkg_thr)
+
+
+@torch.no_grad()
+def mask_scores(cam: Tensor, images: Tensor, labels: Tensor, par: PAR | None, cfg: Config) -> Tensor:
+    """(B, K+1, H, W) pseudo-mask scores: CAM scores (background first) refined by PAR, absent classes excluded."""
+    present = torch.cat([labels.new_ones(labels.shape[0], 1), labels], dim=1) > 0
+    return refine_scores(cam, images, present, par, cfg.method.par.downscale)
 
 
 @torch.no_grad()
@@ -73,8 +95,7 @@ def predict_scores(net: SeCoNet, images: Tensor, labels: Tensor | None, par: PAR
         if "cam" in outputs:
             result["cam"] = cam
         if "mask" in outputs:
-            present = torch.cat([labels.new_ones(labels.shape[0], 1), labels], dim=1) > 0
-            result["mask"] = refine_scores(cam, images, present, par, cfg.method.par.downscale)
+            result["mask"] = mask_scores(cam, images, labels, par, cfg)
     if "seg" in outputs:
         result["seg"] = seg_scores(net, images, list(cfg.eval.seg_scales), cfg.eval.flip)
     return result
