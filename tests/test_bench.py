@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from seco.bench import run_ablation
-from seco.bench.ablation import target_check
+from seco.bench.ablation import target_check, target_lines
 from seco.bench.summary import mean_std, summarise
 from seco.bench.threshold import SELECTION, check_grid, choose_bkg_thr
 from seco.config import ConfigError
@@ -50,6 +50,10 @@ def test_target_needs_a_30_percent_cut_and_a_gain_beyond_two_stds():
     weak = summarise([_doc(0.31, 3.0, 0), _doc(0.34, 3.2, 1)])  # cut 22.5 %, gain 1.5 < 2 x 2.12
     verdict = target_check({"baseline": base, "seco_public": weak, "seco_paper": weak})
     assert not verdict["fp_tp_target_met"] and not verdict["miou_target_met"]
+    lines = target_lines({"labels": {"seco_public": "SeCo, fidelity public"}, "target": verdict})
+    assert lines == ["target at the fixed background score: SeCo, fidelity public against the CAM baseline: "
+                     "context CAM FP/TP 22.5 % lower (at least 30 %: not met); mask mIoU +1.50 against 2 std = "
+                     "4.24 (not met); baseline context FP/TP above 2: yes"]
 
 
 def test_background_grid_is_sorted_and_checked():
@@ -103,7 +107,9 @@ def test_each_run_scores_val_at_the_background_score_it_chose_on_train(synthetic
     for block in ("cam", "mask"):
         chosen_score = same["bkg_selection"]["variants"]["baseline"]["miou"][block]
         assert chosen_score == doc["variants"]["baseline"]["miou"][block]
-    assert "Background score chosen on the train split" in (tmp_path / "bench" / "ablation.md").read_text()
+    markdown = (tmp_path / "bench" / "ablation.md").read_text()
+    assert "Background score chosen on the train split" in markdown
+    assert "## Target" not in markdown  # no full SeCo row: no verdict
 
 
 def test_a_wider_grid_measures_only_its_new_points_and_flags_a_choice_at_its_edge(synthetic_root: Path,
@@ -112,13 +118,14 @@ def test_a_wider_grid_measures_only_its_new_points_and_flags_a_choice_at_its_edg
 
     overrides = _tiny_bench_overrides(synthetic_root, tmp_path)
     first = run_ablation(["baseline"], [0], tmp_path / "bench", overrides, progress=False, bkg_grid=(0.3, 0.45))
-    calls = []
-    real = threshold.evaluate
+    calls, swept = [], []
+    real, real_sweep = threshold.evaluate, threshold.mask_miou_sweep
     monkeypatch.setattr(threshold, "evaluate", lambda net, cfg, split, **kw: calls.append(
         (split, cfg.method.cam.bkg_thr)) or real(net, cfg, split, **kw))
+    monkeypatch.setattr(threshold, "mask_miou_sweep", lambda net, cfg, split, scores, progress: swept.append(
+        (split, list(scores))) or real_sweep(net, cfg, split, scores, progress))
     doc = run_ablation(["baseline"], [0], tmp_path / "bench", overrides, progress=False, bkg_grid=(0.05, 0.3, 0.45))
-    train_calls = [thr for split, thr in calls if split == "train"]
-    assert train_calls == [0.05]  # 0.3 and 0.45 were measured by the first call
+    assert swept == [("train", [0.05])]  # 0.3 and 0.45 were measured by the first call
     saved = json.loads((tmp_path / "bench" / "baseline" / "seed0" / SELECTION).read_text())
     assert saved["grid"] == [0.05, 0.3, 0.45] and len(saved["train_mask_miou"]) == 3
     chosen = doc["bkg_selection"]["chosen"]["baseline"][0]
@@ -126,6 +133,44 @@ def test_a_wider_grid_measures_only_its_new_points_and_flags_a_choice_at_its_edg
     assert ("(grid edge)" in (tmp_path / "bench" / "ablation.md").read_text()) == saved["at_edge"]
     changed = chosen != first["bkg_selection"]["chosen"]["baseline"][0]
     assert [call for call in calls if call[0] == "val"] == ([("val", chosen)] if changed else [])
+
+
+def test_the_background_score_sweep_gives_each_scores_evaluation(synthetic_root: Path, tmp_path: Path):
+    from seco.bench.threshold import mask_miou_sweep
+    from seco.config import apply_overrides
+    from seco.engine.evaluate import evaluate
+    from seco.engine.restore import load_trained
+
+    overrides = _tiny_bench_overrides(synthetic_root, tmp_path)
+    run_ablation(["baseline"], [0], tmp_path / "bench", overrides, progress=False, bkg_grid=())
+    trained = load_trained(tmp_path / "bench" / "baseline" / "seed0" / "last.pt")
+    cfg = apply_overrides(trained.cfg, ["eval.cam_scales=[1.0,0.5]", "eval.cam_flip=true"])
+    swept = mask_miou_sweep(trained.net, cfg, "train", [0.2, 0.45, 0.7], progress=False)
+    for thr, miou in swept.items():
+        one = evaluate(trained.net, apply_overrides(cfg, [f"method.cam.bkg_thr={thr}"]), "train", outputs=("mask",),
+                       progress=False)
+        assert miou == pytest.approx(one.document["results"]["mask"]["miou"], abs=1e-12)
+    assert len(set(swept.values())) > 1
+
+
+def test_new_cam_inference_scores_finished_runs_again_without_training_them_again(synthetic_root: Path,
+                                                                                  tmp_path: Path):
+    overrides = [*_tiny_bench_overrides(synthetic_root, tmp_path), "eval.cam_scales=[1.0]", "eval.cam_flip=false"]
+    run = tmp_path / "bench" / "baseline" / "seed0"
+    run_ablation(["baseline"], [0], tmp_path / "bench", overrides, progress=False, bkg_grid=(0.3, 0.45))
+    before = json.loads((run / "metrics.json").read_text())
+    stamp = (run / "last.pt").stat().st_mtime_ns
+    assert before["cam_inference"] == {"scales": [1.0], "flip": False, "bkg_thr": 0.45}
+    flipped = [*overrides, "eval.cam_scales=[1.0,0.5]", "eval.cam_flip=true"]
+    run_ablation(["baseline"], [0], tmp_path / "bench", flipped, progress=False, bkg_grid=(0.3, 0.45))
+    after = json.loads((run / "metrics.json").read_text())
+    assert (run / "last.pt").stat().st_mtime_ns == stamp  # not trained again
+    assert after["cam_inference"] == {"scales": [1.0, 0.5], "flip": True, "bkg_thr": 0.45}
+    assert after["meta"]["train_seconds"] == before["meta"]["train_seconds"]  # the training's time, kept
+    assert after["results"]["cam"] != before["results"]["cam"]
+    saved = json.loads((run / SELECTION).read_text())  # the train sweep measured again with the new inference
+    assert saved["document"]["cam_inference"]["flip"] is True
+    assert saved["document"]["cam_inference"]["bkg_thr"] == saved["bkg_thr"]
 
 
 def test_seco_bench_ablation_from_the_command_line(synthetic_root: Path, tmp_path: Path, capsys):

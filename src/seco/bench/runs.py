@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +38,22 @@ def run_once(cfg: Config, progress: bool = True) -> dict[str, Any]:
 
     A run folder that already holds the metrics of this very config is read
     back instead (so a long benchmark resumes where it stopped); a partial run
-    resumes from its checkpoint. The document's ``meta`` holds the seconds of
-    training and evaluation.
+    resumes from its checkpoint, and a finished one whose ``eval`` settings
+    changed is evaluated again with the new ones. The document's ``meta`` holds
+    the seconds of training and evaluation.
     """
     out = Path(cfg.out_dir)
     if _finished(cfg):
         return json.loads((out / RESULT).read_text())
     result = train(cfg, resume=True, progress=progress)
+    seconds = round(result.seconds, 1)
+    if not result.iterations and (out / RESULT).is_file():  # trained before, evaluated again: keep its time
+        seconds = json.loads((out / RESULT).read_text())["meta"]["train_seconds"]
     trained = load_trained(result.checkpoint)
     start = time.perf_counter()
-    evaluation = evaluate(trained.net, trained.cfg, cfg.eval.split, num_samples=cfg.eval.num_overlays,
-                          max_images=cfg.eval.max_images, progress=progress)
-    evaluation.document["meta"] = {"run": cfg.name, "seed": cfg.seed, "train_seconds": round(result.seconds, 1),
+    evaluation = evaluate(trained.net, replace(trained.cfg, eval=cfg.eval), cfg.eval.split,
+                          num_samples=cfg.eval.num_overlays, max_images=cfg.eval.max_images, progress=progress)
+    evaluation.document["meta"] = {"run": cfg.name, "seed": cfg.seed, "train_seconds": seconds,
                                    "eval_seconds": round(time.perf_counter() - start, 1)}
     write_run_report(trained, evaluation, out)
     return evaluation.document

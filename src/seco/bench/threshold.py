@@ -15,16 +15,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from seco.atomic import atomic_write
 from seco.config import Config, ConfigError, apply_overrides
 from seco.engine.checkpoint import LAST
+from seco.engine.eval_data import eval_dataset, eval_loader, select
 from seco.engine.evaluate import evaluate
+from seco.engine.inference import inference_cams, mask_scores
+from seco.engine.progress import progress_bar
 from seco.engine.restore import load_trained
+from seco.method.cam import with_background
+from seco.method.par import build_par
+from seco.model import SeCoNet
+from seco.report.metrics import ConfusionMatrix, segmentation_metrics
 
-__all__ = ["DEFAULT_GRID", "SELECTION", "check_grid", "choose_bkg_thr", "select_bkg_thr"]
+__all__ = ["DEFAULT_GRID", "SELECTION", "check_grid", "choose_bkg_thr", "mask_miou_sweep", "select_bkg_thr"]
 
 DEFAULT_GRID = tuple(round(0.10 + 0.05 * i, 2) for i in range(11))  # 0.10, 0.15, ..., 0.60
 SELECTION = "bkg_selection.json"
@@ -46,8 +56,43 @@ def choose_bkg_thr(scores: dict[float, float], default: float) -> float:
     return max(scores, key=lambda thr: (scores[thr], -abs(thr - default)))
 
 
-def _with_bkg_thr(cfg: Config, thr: float) -> Config:
-    return apply_overrides(cfg, [f"method.cam.bkg_thr={thr}"])
+@torch.no_grad()
+def mask_miou_sweep(net: SeCoNet, cfg: Config, split: str, scores: Sequence[float],
+                    progress: bool = True) -> dict[float, float]:
+    """Pseudo-mask mIoU of ``split`` at each background score, the same numbers as one
+    :func:`~seco.engine.evaluate.evaluate` per score: the score enters only the background channel, so the CAMs
+    (the multi-scale, flipped forward passes) are computed once per batch and only PAR and the argmax repeat."""
+    dataset = eval_dataset(cfg, split)
+    selection = select(dataset, 0)
+    device = next(net.parameters()).device
+    par = build_par(cfg.method.par, device)
+    matrices = {thr: ConfusionMatrix(dataset.num_classes, device="cpu") for thr in scores}
+    net.eval()
+    bar = progress_bar(f"background scores {selection.label(split)}", progress, total=len(selection.indices))
+    for batch in eval_loader(dataset, selection, cfg.eval.batch_size, cfg.data.num_workers):
+        bar.update(len(batch["name"]) + len(batch["skipped"]))
+        if not batch["name"]:
+            continue
+        images, labels = batch["image"].to(device), batch["labels"].to(device)
+        cam = inference_cams(net, images, labels, cfg)
+        for thr, matrix in matrices.items():
+            pred = mask_scores(with_background(cam, thr), images, labels, par, cfg).argmax(1).cpu()
+            for i, (h, w) in enumerate(batch["size"].tolist()):
+                matrix.update(pred[i, :h, :w], batch["mask"][i, :h, :w].numpy())
+    bar.close()
+    names = list(dataset.class_names)
+    return {thr: segmentation_metrics(matrix.matrix, names)["miou"] for thr, matrix in matrices.items()}
+
+
+def _cam_views(document: dict[str, Any]) -> tuple[Any, Any]:
+    """The CAM inference scales and flip a metrics document was measured with (None before they were recorded)."""
+    inference = document.get("cam_inference", {})
+    return inference.get("scales"), inference.get("flip")
+
+
+def _inference(trained: Config, cfg: Config, thr: float) -> Config:
+    """The checkpoint's config with the run's ``eval`` settings and the background score ``thr``."""
+    return apply_overrides(replace(trained, eval=cfg.eval), [f"method.cam.bkg_thr={thr}"])
 
 
 def select_bkg_thr(cfg: Config, fixed: dict[str, Any], grid: Sequence[float], progress: bool = True) -> dict[str, Any]:
@@ -59,7 +104,9 @@ def select_bkg_thr(cfg: Config, fixed: dict[str, Any], grid: Sequence[float], pr
     ``{"split", "grid", "train_mask_miou", "bkg_thr", "at_edge", "document"}``,
     is written to ``bkg_selection.json`` in the run folder. A later call reuses
     the train scores already measured for this run, so a wider grid costs only
-    its new points, and val is scored again only when the choice changes.
+    its new points, and val is scored again only when the choice changes; a
+    change of the CAM inference (``eval.cam_scales``, ``eval.cam_flip``, which
+    ``fixed`` records) measures everything again.
     ``at_edge`` says that the best score is the grid's lowest or highest value:
     widen the grid.
     """
@@ -69,7 +116,7 @@ def select_bkg_thr(cfg: Config, fixed: dict[str, Any], grid: Sequence[float], pr
     saved: dict[str, Any] = {}
     if path.is_file():
         saved = json.loads(path.read_text())
-        if saved["document"].get("meta") == fixed.get("meta"):
+        if saved["document"].get("meta") == fixed.get("meta") and _cam_views(saved["document"]) == _cam_views(fixed):
             known = dict(zip(saved["grid"], saved["train_mask_miou"]))
         else:
             saved = {}
@@ -77,14 +124,13 @@ def select_bkg_thr(cfg: Config, fixed: dict[str, Any], grid: Sequence[float], pr
     checkpoint = Path(cfg.out_dir) / LAST
     trained = load_trained(checkpoint) if missing else None
     split = cfg.data.train_split
-    for thr in missing:
-        known[thr] = evaluate(trained.net, _with_bkg_thr(trained.cfg, thr), split, outputs=("mask",),
-                              progress=progress).document["results"]["mask"]["miou"]
+    if trained is not None:
+        known.update(mask_miou_sweep(trained.net, replace(trained.cfg, eval=cfg.eval), split, missing, progress))
     chosen = choose_bkg_thr({thr: known[thr] for thr in grid}, cfg.method.cam.bkg_thr)
     document = saved.get("document") if saved.get("bkg_thr") == chosen else None
     if document is None:
         trained = trained or load_trained(checkpoint)
-        document = evaluate(trained.net, _with_bkg_thr(trained.cfg, chosen), cfg.eval.split,
+        document = evaluate(trained.net, _inference(trained.cfg, cfg, chosen), cfg.eval.split,
                             max_images=cfg.eval.max_images, progress=progress).document
         document["meta"] = fixed.get("meta")
     measured = sorted(known)
