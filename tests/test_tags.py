@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from seco.method.tags import global_tags, patch_tags, present_classes, public_patch_tags
+from seco.method.tags import global_tags, patch_tags, present_classes, public_patch_tags, tag_agreement
 
 U = -1  # uncertain pixel
 
@@ -116,3 +116,16 @@ def test_the_public_rule_fills_uncertain_pixels_with_the_only_confident_class():
     centres = torch.tensor([[[2, 2], [2, 6]], [[2, 2], [2, 6]]])
     tags = public_patch_tags(mask, present_classes(mask, 3), centres, 4, 0.2)
     assert tags.tolist() == [2, 0, U, U]  # image 1, right patch: ids 2 and 1 -> -1
+
+
+def test_tag_agreement_splits_the_confident_patches_by_kind_of_error():
+    tags = torch.tensor([3, 0, 2, 2, 0, U, 1, 4])
+    truth = torch.tensor([3, 0, 0, 1, 2, 3, U, 4])
+    # compared (both confident): indices 0-4 and 7 -> 6 patches
+    shares = tag_agreement(tags, truth)
+    assert shares["tag_agreement_gt"].item() == pytest.approx(3 / 6)  # 3=3, 0=0, 4=4
+    assert shares["tag_false_class"].item() == pytest.approx(1 / 6)  # 2 where the truth says background
+    assert shares["tag_false_background"].item() == pytest.approx(1 / 6)  # 0 where the truth says 2
+    assert shares["tag_wrong_class"].item() == pytest.approx(1 / 6)  # 2 where the truth says 1
+    assert sum(v.item() for v in shares.values()) == pytest.approx(1.0)
+    assert torch.isnan(tag_agreement(torch.tensor([U, 1]), torch.tensor([2, U]))["tag_agreement_gt"])

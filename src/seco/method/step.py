@@ -51,6 +51,7 @@ from seco.method.prototypes import Prototypes
 from seco.method.pseudo_labels import aux_label_map, crop_mask, segmentation_pseudo_labels, token_label_map
 from seco.method.reservoir import Reservoir
 from seco.method.schedule import active_weights, enabled_weights
+from seco.method.tags import tag_agreement
 from seco.model.network import NetOutput, SeCoNet, teacher_embed
 from seco.profiling import phase
 
@@ -171,9 +172,7 @@ def seco_step(net: nn.Module, state: SeCoState, batch: dict[str, Tensor], iterat
         terms.update(contrast_terms)
         stats.update(contrast_stats)
         if views.patch_tags_gt is not None:
-            predicted = views.tags[-views.patch_tags_gt.shape[0]:]
-            both = (predicted >= 0) & (views.patch_tags_gt >= 0)  # NaN when nothing to compare
-            stats["tag_agreement_gt"] = ((predicted == views.patch_tags_gt) & both).sum() / both.sum()
+            stats.update(tag_agreement(views.tags[-views.patch_tags_gt.shape[0]:], views.patch_tags_gt))
     elif contrast_enabled:  # the global teacher warms up before LiG starts
         with phase("reservoir_prototypes"):
             _update_prototypes(state, out, labels, iteration)

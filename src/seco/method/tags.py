@@ -27,7 +27,7 @@ from torch import Tensor
 from seco.labels import IGNORE_INDEX, UNCERTAIN
 from seco.method.patches import crop_patches
 
-__all__ = ["global_tags", "patch_tags", "present_classes", "public_patch_tags"]
+__all__ = ["global_tags", "patch_tags", "present_classes", "public_patch_tags", "tag_agreement"]
 
 
 def _single_id(patches: Tensor) -> Tensor:
@@ -118,3 +118,22 @@ def public_patch_tags(mask: Tensor, present: Tensor, centres: Tensor, size: int,
     weighted = crop_patches(classes + uncertain.long(), centres, size).flatten(1)
     background = weighted.sum(dim=1) / (size * size) <= phi
     return torch.where(background, 0, _single_id(crop_patches(filled, centres, size).flatten(1)))
+
+
+def tag_agreement(tags: Tensor, truth: Tensor) -> dict[str, Tensor]:
+    """How patch tags compare with the tags the same rule gives the ground-truth masks.
+
+    Shares of the patches both call confident (tag >= 0; NaN when there is
+    none): ``tag_agreement_gt`` (the same tag), ``tag_false_class`` (a class
+    where the truth says background), ``tag_false_background`` (background
+    where the truth says a class) and ``tag_wrong_class`` (another class);
+    the four add up to 1.
+    """
+    both = (tags >= 0) & (truth >= 0)
+    count = both.sum()
+    return {
+        "tag_agreement_gt": (both & (tags == truth)).sum() / count,
+        "tag_false_class": (both & (tags > 0) & (truth == 0)).sum() / count,
+        "tag_false_background": (both & (tags == 0) & (truth > 0)).sum() / count,
+        "tag_wrong_class": (both & (tags > 0) & (truth > 0) & (tags != truth)).sum() / count,
+    }

@@ -5,7 +5,10 @@ thing, and every run logs them (``seco.method.step``):
 
 * ``stats/tag_agreement_gt``: the share of confident patch tags (eq. 1, after
   ``tag_switch_iter`` from the final CAM) that equal the tags computed from the
-  ground-truth masks; the synthetic benchmark has masks for its train split;
+  ground-truth masks; the synthetic benchmark has masks for its train split.
+  The rest of those patches is split by kind of error
+  (:func:`seco.method.tags.tag_agreement`): ``stats/tag_false_class``,
+  ``stats/tag_false_background`` and ``stats/tag_wrong_class``;
 * ``stats/rectified``: the share of the confident tags that rectification
   (eqs. 6-7) fires on (they become uncertain, or background under the public rule);
 * ``reservoir/<class>``: the class mix of the reservoir keys (LiL's negatives
