@@ -16,10 +16,16 @@ from seco.engine.restore import load_trained
 from seco.engine.run_report import write_run_report
 from seco.engine.train import train
 
-__all__ = ["run_once"]
+__all__ = ["run_once", "scoring_config"]
 
 RESULT = "metrics.json"
 RECORDED = ("model.weights_sha256", "model.weights_tensors")
+
+
+def scoring_config(trained: Config, cfg: Config) -> Config:
+    """A checkpoint's config with the ``eval`` settings of ``cfg``: how a benchmark scores a run it trained
+    earlier (the checkpoint records what the run learnt; ``cfg`` says how it is evaluated now)."""
+    return replace(trained, eval=cfg.eval)
 
 
 def _finished(cfg: Config) -> bool:
@@ -51,7 +57,7 @@ def run_once(cfg: Config, progress: bool = True) -> dict[str, Any]:
         seconds = json.loads((out / RESULT).read_text())["meta"]["train_seconds"]
     trained = load_trained(result.checkpoint)
     start = time.perf_counter()
-    evaluation = evaluate(trained.net, replace(trained.cfg, eval=cfg.eval), cfg.eval.split,
+    evaluation = evaluate(trained.net, scoring_config(trained.cfg, cfg), cfg.eval.split,
                           num_samples=cfg.eval.num_overlays, max_images=cfg.eval.max_images, progress=progress)
     evaluation.document["meta"] = {"run": cfg.name, "seed": cfg.seed, "train_seconds": seconds,
                                    "eval_seconds": round(time.perf_counter() - start, 1)}

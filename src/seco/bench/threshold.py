@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from seco.atomic import atomic_write
+from seco.bench.runs import scoring_config
 from seco.config import Config, ConfigError, apply_overrides
 from seco.engine.checkpoint import LAST
 from seco.engine.eval_data import eval_dataset, eval_loader, select
@@ -90,9 +90,9 @@ def _cam_views(document: dict[str, Any]) -> tuple[Any, Any]:
     return inference.get("scales"), inference.get("flip")
 
 
-def _inference(trained: Config, cfg: Config, thr: float) -> Config:
-    """The checkpoint's config with the run's ``eval`` settings and the background score ``thr``."""
-    return apply_overrides(replace(trained, eval=cfg.eval), [f"method.cam.bkg_thr={thr}"])
+def _at_score(trained: Config, cfg: Config, thr: float) -> Config:
+    """:func:`~seco.bench.runs.scoring_config` with the background score ``thr``."""
+    return apply_overrides(scoring_config(trained, cfg), [f"method.cam.bkg_thr={thr}"])
 
 
 def select_bkg_thr(cfg: Config, fixed: dict[str, Any], grid: Sequence[float], progress: bool = True) -> dict[str, Any]:
@@ -125,12 +125,12 @@ def select_bkg_thr(cfg: Config, fixed: dict[str, Any], grid: Sequence[float], pr
     trained = load_trained(checkpoint) if missing else None
     split = cfg.data.train_split
     if trained is not None:
-        known.update(mask_miou_sweep(trained.net, replace(trained.cfg, eval=cfg.eval), split, missing, progress))
+        known.update(mask_miou_sweep(trained.net, scoring_config(trained.cfg, cfg), split, missing, progress))
     chosen = choose_bkg_thr({thr: known[thr] for thr in grid}, cfg.method.cam.bkg_thr)
     document = saved.get("document") if saved.get("bkg_thr") == chosen else None
     if document is None:
         trained = trained or load_trained(checkpoint)
-        document = evaluate(trained.net, _inference(trained.cfg, cfg, chosen), cfg.eval.split,
+        document = evaluate(trained.net, _at_score(trained.cfg, cfg, chosen), cfg.eval.split,
                             max_images=cfg.eval.max_images, progress=progress).document
         document["meta"] = fixed.get("meta")
     measured = sorted(known)
