@@ -11,6 +11,7 @@ import pytest
 
 from seco.report.metrics import cooccurrence_table, segmentation_metrics
 from seco.report.tables import (
+    cam_inference_line,
     format_console_table,
     metrics_markdown,
     results_markdown,
@@ -58,6 +59,19 @@ def test_write_metrics_writes_json_and_markdown(tmp_path: Path, metrics: dict) -
     assert md == results_markdown(results) + "\n## end"
     assert "# Evaluation results (split: val)" in md and "### Segmentation (split: val)" in md
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["metrics.json", "metrics.md"]
+
+
+def test_the_report_says_how_cams_were_inferred(metrics: dict) -> None:
+    """A checkpoint written before ``eval.cam_scales`` existed scores at its training scale: the report says so."""
+    plain = {"split": "val", "results": {"cam": metrics}}
+    assert cam_inference_line(plain) is None
+    assert "CAM inference" not in results_markdown(plain)
+    paper = plain | {"cam_inference": {"scales": [1.0, 0.5, 0.75, 1.5], "flip": True, "bkg_thr": 0.45}}
+    line = "CAM inference: scales 1, 0.5, 0.75, 1.5 with flips, background score 0.45"
+    assert cam_inference_line(paper) == line
+    assert results_markdown(paper).splitlines()[2] == line
+    single = plain | {"cam_inference": {"scales": [1.0], "flip": False, "bkg_thr": 0.3}}
+    assert cam_inference_line(single) == "CAM inference: scales 1 without flips, background score 0.3"
 
 
 def test_nan_is_refused_and_nothing_is_written(tmp_path: Path, metrics: dict) -> None:

@@ -24,7 +24,7 @@ from seco.report.plots import (
     tsne_embeddings,
 )
 from seco.report.report import write_report
-from seco.report.tables import BLOCK_TITLES, format_console_table, split_label
+from seco.report.tables import BLOCK_TITLES, cam_inference_line, format_console_table, split_label
 
 __all__ = ["write_run_report"]
 
@@ -64,7 +64,9 @@ def write_run_report(trained: Trained, evaluation: Evaluation, out_dir: Path) ->
                                          seed=trained.cfg.seed, title=title)
     write_report(out_dir, doc, figures)
     cooccurrence = doc.get("cooccurrence", {})
-    tables = [
+    inference = cam_inference_line(doc)
+    tables = [inference + "\n"] if inference else []
+    tables += [
         format_console_table(metrics, BLOCK_TITLES.get(block, block), label, cooccurrence.get(block))
         for block, metrics in doc["results"].items()
     ]

@@ -20,6 +20,7 @@ from typing import Any
 from seco.atomic import atomic_write
 
 __all__ = [
+    "cam_inference_line",
     "format_console_table",
     "iou_ratio_cell",
     "markdown_table",
@@ -73,6 +74,17 @@ def split_label(results: Mapping[str, Any]) -> str:
     if subset:
         return f"{results['split']}, first {subset['first']} of {subset['of']} images"
     return results["split"]
+
+
+def cam_inference_line(results: Mapping[str, Any]) -> str | None:
+    """How the CAM and mask blocks were inferred (the document's ``cam_inference``), or None when not recorded:
+    ``CAM inference: scales 1, 0.5, 0.75, 1.5 with flips, background score 0.45``."""
+    inference = results.get("cam_inference")
+    if not inference:
+        return None
+    scales = ", ".join(f"{s:g}" for s in inference["scales"])
+    flips = "with flips" if inference["flip"] else "without flips"
+    return f"CAM inference: scales {scales} {flips}, background score {inference['bkg_thr']:g}"
 
 
 def _class_table(metrics: Mapping[str, Any]) -> Table:
@@ -177,6 +189,9 @@ def results_markdown(results: Mapping[str, Any]) -> str:
     split = split_label(results)
     cooccurrence = results.get("cooccurrence", {})
     sections = [f"# Evaluation results (split: {split})\n"]
+    inference = cam_inference_line(results)
+    if inference:
+        sections.append(inference + "\n")
     sections += [
         metrics_markdown(block, BLOCK_TITLES.get(name, name), split, cooccurrence.get(name))
         for name, block in results["results"].items()
