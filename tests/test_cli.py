@@ -45,6 +45,7 @@ def test_evaluate_names_the_split_and_counts_train_images(demo_run: Path, capsys
     assert "split: train" in printed and "mIoU (train)" in printed
     doc = json.loads((out / "metrics.json").read_text())
     assert doc["split"] == "train" and set(doc["results"]) == {"cam", "seg"}
+    assert doc["meta"]["images"] == 24
     scales = ", ".join(f"{s:g}" for s in doc["cam_inference"]["scales"])
     assert f"CAM inference: scales {scales}" in printed  # so an unexpected scale cannot pass unseen
 
