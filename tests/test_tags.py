@@ -127,5 +127,9 @@ def test_tag_agreement_splits_the_confident_patches_by_kind_of_error():
     assert shares["tag_false_class"].item() == pytest.approx(1 / 6)  # 2 where the truth says background
     assert shares["tag_false_background"].item() == pytest.approx(1 / 6)  # 0 where the truth says 2
     assert shares["tag_wrong_class"].item() == pytest.approx(1 / 6)  # 2 where the truth says 1
-    assert sum(v.item() for v in shares.values()) == pytest.approx(1.0)
+    kinds = ("tag_agreement_gt", "tag_false_class", "tag_false_background", "tag_wrong_class")
+    assert sum(shares[k].item() for k in kinds) == pytest.approx(1.0)
+    # tagged a class, truth confident: indices 0 (3=3), 2 (2, truth 0), 3 (2, truth 1), 7 (4=4); index 6 has no truth
+    assert shares["tag_class_precision"].item() == pytest.approx(2 / 4)
     assert torch.isnan(tag_agreement(torch.tensor([U, 1]), torch.tensor([2, U]))["tag_agreement_gt"])
+    assert torch.isnan(tag_agreement(torch.tensor([0, 0]), torch.tensor([0, 2]))["tag_class_precision"])

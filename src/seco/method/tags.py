@@ -127,13 +127,17 @@ def tag_agreement(tags: Tensor, truth: Tensor) -> dict[str, Tensor]:
     none): ``tag_agreement_gt`` (the same tag), ``tag_false_class`` (a class
     where the truth says background), ``tag_false_background`` (background
     where the truth says a class) and ``tag_wrong_class`` (another class);
-    the four add up to 1.
+    the four add up to 1. Beside them, ``tag_class_precision``: of the
+    patches tagged a class (LiG's and LiL's class positives), the share whose
+    truth is that class (NaN when none is tagged a class).
     """
     both = (tags >= 0) & (truth >= 0)
     count = both.sum()
+    tagged_class = both & (tags > 0)
     return {
         "tag_agreement_gt": (both & (tags == truth)).sum() / count,
-        "tag_false_class": (both & (tags > 0) & (truth == 0)).sum() / count,
+        "tag_false_class": (tagged_class & (truth == 0)).sum() / count,
         "tag_false_background": (both & (tags == 0) & (truth > 0)).sum() / count,
-        "tag_wrong_class": (both & (tags > 0) & (truth > 0) & (tags != truth)).sum() / count,
+        "tag_wrong_class": (tagged_class & (truth > 0) & (tags != truth)).sum() / count,
+        "tag_class_precision": (tagged_class & (tags == truth)).sum() / tagged_class.sum(),
     }

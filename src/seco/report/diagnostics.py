@@ -8,7 +8,9 @@ thing, and every run logs them (``seco.method.step``):
   ground-truth masks; the synthetic benchmark has masks for its train split.
   The rest of those patches is split by kind of error
   (:func:`seco.method.tags.tag_agreement`): ``stats/tag_false_class``,
-  ``stats/tag_false_background`` and ``stats/tag_wrong_class``;
+  ``stats/tag_false_background`` and ``stats/tag_wrong_class``; and
+  ``stats/tag_class_precision`` is the share of the class-tagged patches
+  (the class positives of LiG and LiL) whose ground-truth tag is that class;
 * ``stats/rectified``: the share of the confident tags that rectification
   (eqs. 6-7) fires on (they become uncertain, or background under the public rule);
 * ``reservoir/<class>``: the class mix of the reservoir keys (LiL's negatives
