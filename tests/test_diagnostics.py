@@ -29,10 +29,16 @@ def test_scalars_come_back_by_step_and_are_averaged_over_the_logged_steps(tmp_pa
     assert "loss/cls" not in summary  # only the diagnostics
 
 
+def test_steps_that_logged_nan_are_left_out_of_the_mean(tmp_path: Path) -> None:
+    """A step without class-tagged patches logs a NaN precision; it must not turn the run's mean into NaN."""
+    _log(tmp_path / "tb", {"stats/tag_class_precision": [(0, float("nan")), (10, 0.6), (20, 0.8)]})
+    assert contrast_summary(read_scalars(tmp_path / "tb")) == pytest.approx({"stats/tag_class_precision": 0.7})
+
+
 def test_figure_and_table_name_every_run(tmp_path: Path) -> None:
     _log(tmp_path / "a", {"stats/tag_agreement_gt": [(0, 0.4)], "reservoir/background": [(0, 0.8)]})
     runs = {"SeCo": read_scalars(tmp_path / "a"), "no LiL": read_scalars(tmp_path / "a")}
     assert diagnostics_plot(runs, tmp_path / "d.png").stat().st_size > 1000
     stats = {"stats/tag_agreement_gt": mean_std([0.4, 0.6]), "reservoir/background": mean_std([0.8])}
     table = _diagnostics_table({"seco_paper": {"diagnostics": stats}, "baseline": {}}, {"seco_paper": "SeCo"})
-    assert "| SeCo | 0.50 ± 0.14 | - | - | 0.80 |" in table and not any("baseline" in line for line in table)
+    assert "| SeCo | 0.50 ± 0.14 | - | - | - | 0.80 |" in table and not any("baseline" in line for line in table)

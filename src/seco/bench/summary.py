@@ -101,7 +101,8 @@ def format_markdown(summaries: dict[str, dict[str, Any]], labels: dict[str, str]
     return "\n".join(lines + _diagnostics_table(summaries, labels)) + "\n"
 
 
-DIAGNOSTICS = {"stats/tag_agreement_gt": "tags = GT tags", "stats/rectified": "rectified",
+DIAGNOSTICS = {"stats/tag_agreement_gt": "tags = GT tags", "stats/tag_class_precision": "class tags = GT class",
+               "stats/rectified": "rectified",
                "stats/prototype_similarity": "prototype cos", "reservoir/background": "reservoir background"}
 
 

@@ -25,6 +25,7 @@ step's tags (:func:`seco.method.losses.lil_floor`): the paper-formula
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -37,6 +38,7 @@ __all__ = ["CURVES", "contrast_summary", "diagnostics_plot", "read_scalars"]
 
 CURVES = {
     "stats/tag_agreement_gt": "patch tags = ground-truth tags",
+    "stats/tag_class_precision": "class tags = ground-truth class",
     "stats/rectified": "rectification rate",
     "stats/prototype_similarity": "prototype similarity (mean cos)",
 }
@@ -66,8 +68,8 @@ def contrast_summary(series: Series) -> dict[str, float]:
 
 
 def diagnostics_plot(runs: Mapping[str, Series], path: Path) -> Path:
-    """Three curves over training (one line per run) and the reservoir's mean class mix (one bar group per run)."""
-    fig = Figure(figsize=(17, 3.8))
+    """The :data:`CURVES` over training (a line per run) and the reservoir's mean class mix (a bar group per run)."""
+    fig = Figure(figsize=(4.2 * (len(CURVES) + 1), 3.8))
     axes = fig.subplots(1, len(CURVES) + 1)
     for ax, (tag, title) in zip(axes, CURVES.items()):
         for label, series in runs.items():
@@ -90,4 +92,6 @@ def diagnostics_plot(runs: Mapping[str, Series], path: Path) -> Path:
 
 
 def _mean(points: list[tuple[int, float]]) -> float:
-    return sum(v for _, v in points) / len(points) if points else float("nan")
+    """Mean of the logged values, leaving out NaN (a step without a patch of that kind logs NaN)."""
+    values = [v for _, v in points if not math.isnan(v)]
+    return sum(values) / len(values) if values else float("nan")
