@@ -87,3 +87,21 @@ def test_content_centres_avoid_the_padding():
     public = [decompose(images, cam, labels, box, _cfg(centres="public", q_flip=False),
                         torch.Generator().manual_seed(seed)).q_patches for seed in range(5)]
     assert any(q[:, :, 2].abs().sum() == 0 for patches in public for q in patches)  # centred in the padding
+
+
+def test_class_tag_thr_drops_the_class_tags_of_patches_the_cam_is_not_sure_enough_of():
+    images, cam, labels, box = _inputs()
+    cam[0, 0, :6] = 0.75  # class 1 above cam.high_thr (0.7), below class_tag_thr 0.8
+    for seed in range(5):
+        plain = decompose(images, cam, labels, box, _cfg(), torch.Generator().manual_seed(seed))
+        strict = decompose(images, cam, labels, box, _cfg(class_tag_thr=0.8), torch.Generator().manual_seed(seed))
+        patches = slice(4, None)  # 2 x 2 global-view tags first
+        assert torch.equal(strict.tags[:4], plain.tags[:4])  # global views keep their tags
+        kept = plain.tags[patches] <= 0
+        assert torch.equal(strict.tags[patches][kept], plain.tags[patches][kept])
+        assert (strict.tags[patches][~kept] == -1).all()
+    assert (plain.tags[patches] == 1).any()  # the last draw had class-tagged patches to drop
+    cam[0, 0, :6] = 0.9  # sure enough: nothing changes
+    plain = decompose(images, cam, labels, box, _cfg(), torch.Generator().manual_seed(4))
+    strict = decompose(images, cam, labels, box, _cfg(class_tag_thr=0.8), torch.Generator().manual_seed(4))
+    assert (plain.tags[patches] == 1).any() and torch.equal(strict.tags, plain.tags)

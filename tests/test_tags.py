@@ -133,3 +133,20 @@ def test_tag_agreement_splits_the_confident_patches_by_kind_of_error():
     assert shares["tag_class_precision"].item() == pytest.approx(2 / 4)
     assert torch.isnan(tag_agreement(torch.tensor([U, 1]), torch.tensor([2, U]))["tag_agreement_gt"])
     assert torch.isnan(tag_agreement(torch.tensor([0, 0]), torch.tensor([0, 2]))["tag_class_precision"])
+
+
+def test_confident_class_tags_keep_a_class_only_where_the_confident_mask_covers_more_than_phi():
+    from seco.method.tags import confident_class_tags
+
+    # confident masks (the tag mask at the stricter threshold) of four patches, 16 pixels each
+    strict = torch.tensor([
+        [[3, 3, 0, 0], [3, 3, 0, 0], [U, U, 0, 0], [0, 0, 0, 0]],  # 4/16 = 0.25 of class 3 > 0.2: kept
+        [[3, 3, 0, 0], [3, U, 0, 0], [U, U, 0, 0], [0, 0, 0, 0]],  # 3/16 = 0.1875 <= 0.2: -> uncertain
+        [[2, 2, 2, 2], [2, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],  # 5/16 of class 2, but the tag is 1: -> uncertain
+        [[U] * 4] * 4,  # background and uncertain tags are never touched
+    ])
+    tags = torch.tensor([3, 3, 1, 0])
+    assert confident_class_tags(tags, strict, 0.2).tolist() == [3, U, U, 0]
+    assert confident_class_tags(torch.tensor([U, 0, U, 0]), strict, 0.2).tolist() == [U, 0, U, 0]
+    # phi 0.25: 4/16 is no longer more than phi
+    assert confident_class_tags(tags, strict, 0.25).tolist() == [U, U, U, 0]

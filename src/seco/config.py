@@ -174,7 +174,11 @@ class DecompositionConfig:
     copies of the crop at ``global_size``, keys from the local teacher),
     ``q_flip`` (the weak view Aug_q flips each patch) and ``k_view``
     (``whole_crop``: Aug_k acts on the whole crop before the patches are cut;
-    ``per_patch``: on each patch).
+    ``per_patch``: on each patch). ``class_tag_thr`` (not in the paper or
+    the public code; None, the default of both presets, is off): a patch
+    keeps its class tag only when more than phi of its pixels score that
+    class above this CAM threshold, else it becomes uncertain
+    (:func:`seco.method.tags.confident_class_tags`).
     """
 
     patch_size: int = 64
@@ -190,6 +194,7 @@ class DecompositionConfig:
     global_views: str = "crop_and_rrc"
     q_flip: bool = True
     k_view: str = "per_patch"
+    class_tag_thr: float | None = None
 
 
 @dataclass
@@ -664,6 +669,10 @@ def _validate_method(method: MethodConfig, data: DataConfig, batch_size: int, su
                    "method.decomposition.border_margin": dec.border_margin,
                    "method.decomposition.tag_switch_iter": dec.tag_switch_iter})
     _fraction("method.decomposition.phi", dec.phi, upper_open=True)
+    _need(dec.class_tag_thr is None or method.cam.high_thr <= dec.class_tag_thr < 1,
+          "method.decomposition.class_tag_thr",
+          f"{dec.class_tag_thr} must be at least method.cam.high_thr ({method.cam.high_thr}) and below 1, "
+          "or null (off)")
     _need(dec.patch_size <= data.crop_size, "method.decomposition.patch_size",
           f"{dec.patch_size} is larger than the training crop (data.crop_size {data.crop_size})")
     _need(2 * dec.border_margin < data.crop_size or dec.border_margin == 0,

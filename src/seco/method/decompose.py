@@ -20,7 +20,7 @@ from seco.labels import UNCERTAIN
 from seco.method.augment import horizontal_flip, strong_augment, weak_augment
 from seco.method.patches import crop_patches, sample_patch_centres
 from seco.method.pseudo_labels import crop_mask, tag_mask
-from seco.method.tags import global_tags, patch_tags, present_classes, public_patch_tags
+from seco.method.tags import confident_class_tags, global_tags, patch_tags, present_classes, public_patch_tags
 from seco.profiling import phase
 
 __all__ = ["Views", "decompose"]
@@ -69,6 +69,9 @@ def decompose(images: Tensor, cam: Tensor, labels: Tensor, crop_box: Tensor, cfg
             tags = public_patch_tags(mask, present, centres, dec.patch_size, dec.phi)
         else:
             tags = patch_tags(crop_patches(mask, centres, dec.patch_size), dec.phi)
+        if dec.class_tag_thr is not None:
+            confident = tag_mask(cam, dec.class_tag_thr, cfg.cam.low_thr, crop_box)
+            tags = confident_class_tags(tags, crop_patches(confident, centres, dec.patch_size), dec.phi)
         tags = torch.cat([global_tags(present, dec.global_tags).repeat(dec.num_global), tags])
         gt_tags = None if gt_mask is None else patch_tags(crop_patches(gt_mask, centres, dec.patch_size), dec.phi)
     with phase("patches"):

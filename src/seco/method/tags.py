@@ -27,7 +27,7 @@ from torch import Tensor
 from seco.labels import IGNORE_INDEX, UNCERTAIN
 from seco.method.patches import crop_patches
 
-__all__ = ["global_tags", "patch_tags", "present_classes", "public_patch_tags", "tag_agreement"]
+__all__ = ["confident_class_tags", "global_tags", "patch_tags", "present_classes", "public_patch_tags", "tag_agreement"]
 
 
 def _single_id(patches: Tensor) -> Tensor:
@@ -65,6 +65,28 @@ def patch_tags(mask_patches: Tensor, phi: float) -> Tensor:
     certain_fraction = (flat >= 0).sum(dim=1) / pixels
     background_tag = torch.where(certain_fraction <= phi, UNCERTAIN, 0)
     return torch.where(fg_fraction > phi, _single_id(flat.clamp(min=0)), background_tag)
+
+
+def confident_class_tags(tags: Tensor, confident_patches: Tensor, phi: float) -> Tensor:
+    """A stricter rule for class positives (``DecompositionConfig.class_tag_thr``; not in the paper).
+
+    A patch tagged class ``t > 0`` keeps it only when more than phi of its
+    pixels are ``t`` in the confident mask (the tag mask cut at the stricter
+    threshold ``class_tag_thr`` instead of ``cam.high_thr``); otherwise its
+    tag becomes -1 (uncertain, out of the contrast). Background and
+    uncertain tags are unchanged. It applies after either patch rule.
+
+    Args:
+        tags: (N,) patch tags in {-1, 0, 1..K}.
+        confident_patches: (N,h,w) the confident mask's patches at the same centres.
+        phi: ``DecompositionConfig.phi``.
+
+    Returns:
+        (N,) int64 tags.
+    """
+    flat = confident_patches.flatten(1).long()
+    share = (flat == tags[:, None]).sum(dim=1) / flat.shape[1]
+    return torch.where((tags > 0) & (share <= phi), UNCERTAIN, tags)
 
 
 def present_classes(mask: Tensor, num_classes: int) -> Tensor:
