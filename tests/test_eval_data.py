@@ -10,7 +10,7 @@ from conftest import write_image, write_palette_png
 
 from seco.config import Config, load_config
 from seco.data import DataError, build_dataset
-from seco.engine.eval_data import same_size_batches, select
+from seco.engine.eval_data import image_batches, same_size_batches, select
 from seco.engine.evaluate import evaluate
 from seco.model import build_model
 from seco.report.tables import split_label
@@ -82,3 +82,21 @@ def test_skip_drops_a_bad_image_from_the_evaluation_and_counts_it(mixed_sizes: P
     assert evaluation.document["meta"] == {"images": 5, "skipped": 1}
     h, w = SIZES[2]
     assert evaluation.scored_pixels == sum(h * w for h, w in SIZES) - h * w
+
+
+def test_image_batches_skip_empty_batches_and_count_every_sample():
+    import io
+
+    from tqdm.auto import tqdm
+
+    from seco.data.skip import BadSample
+
+    bad = [BadSample("a", "a.jpg: corrupt image"), BadSample("b", "b.jpg: corrupt image")]
+    loader = [{"name": ["x", "y"], "skipped": []}, {"name": [], "skipped": bad[:1]},
+              {"name": ["z"], "skipped": bad[1:]}]
+    bar = tqdm(total=5, file=io.StringIO())
+    skipped: list[BadSample] = []
+    names = [batch["name"] for batch in image_batches(loader, bar, skipped)]
+    assert names == [["x", "y"], ["z"]]  # the batch of skipped samples only is not yielded
+    assert bar.n == 5 and skipped == bad
+    assert [b["name"] for b in image_batches(loader, tqdm(disable=True))] == names  # without a list to fill

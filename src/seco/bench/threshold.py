@@ -24,7 +24,7 @@ from seco.atomic import atomic_write
 from seco.bench.runs import scoring_config
 from seco.config import Config, ConfigError, apply_overrides
 from seco.engine.checkpoint import LAST
-from seco.engine.eval_data import eval_dataset, eval_loader, select
+from seco.engine.eval_data import eval_dataset, eval_loader, image_batches, select
 from seco.engine.evaluate import evaluate
 from seco.engine.inference import inference_cams, mask_scores
 from seco.engine.progress import progress_bar
@@ -69,17 +69,13 @@ def mask_miou_sweep(net: SeCoNet, cfg: Config, split: str, scores: Sequence[floa
     matrices = {thr: ConfusionMatrix(dataset.num_classes, device="cpu") for thr in scores}
     net.eval()
     bar = progress_bar(f"background scores {selection.label(split)}", progress, total=len(selection.indices))
-    for batch in eval_loader(dataset, selection, cfg.eval.batch_size, cfg.data.num_workers):
-        bar.update(len(batch["name"]) + len(batch["skipped"]))
-        if not batch["name"]:
-            continue
+    for batch in image_batches(eval_loader(dataset, selection, cfg.eval.batch_size, cfg.data.num_workers), bar):
         images, labels = batch["image"].to(device), batch["labels"].to(device)
         cam = inference_cams(net, images, labels, cfg)
         for thr, matrix in matrices.items():
             pred = mask_scores(with_background(cam, thr), images, labels, par, cfg).argmax(1).cpu()
             for i, (h, w) in enumerate(batch["size"].tolist()):
                 matrix.update(pred[i, :h, :w], batch["mask"][i, :h, :w].numpy())
-    bar.close()
     names = list(dataset.class_names)
     return {thr: segmentation_metrics(matrix.matrix, names)["miou"] for thr, matrix in matrices.items()}
 

@@ -7,18 +7,21 @@ sees. Sizes come from the image headers, without decoding the pixels.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image
 from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
 from seco.config import Config
 from seco.data import DataError, SegDataset, build_dataset, pad_collate
 from seco.data.files import UNREADABLE
+from seco.data.skip import BadSample
 from seco.engine import dist
 
-__all__ = ["Selection", "eval_dataset", "eval_loader", "same_size_batches", "select"]
+__all__ = ["Selection", "eval_dataset", "eval_loader", "image_batches", "same_size_batches", "select"]
 
 
 def eval_dataset(cfg: Config, split: str, class_names: Sequence[str] | None = None) -> SegDataset:
@@ -78,3 +81,20 @@ def eval_loader(dataset: SegDataset, selection: Selection, batch_size: int, num_
     """Batches of same-size images of ``selection`` (padded collate, which then pads nothing)."""
     batches = same_size_batches(dataset, selection.indices, batch_size)
     return DataLoader(dataset, batch_sampler=batches, collate_fn=pad_collate, num_workers=num_workers)
+
+
+def image_batches(loader: DataLoader, bar: tqdm, skipped: list[BadSample] | None = None) -> Iterator[dict[str, Any]]:
+    """The batches of ``loader`` that hold at least one image.
+
+    ``bar`` counts samples, the skipped ones too, and is closed at the end;
+    the skipped samples are added to ``skipped`` when it is given (and the
+    bar shows their count).
+    """
+    for batch in loader:
+        bar.update(len(batch["name"]) + len(batch["skipped"]))
+        if batch["skipped"] and skipped is not None:
+            skipped.extend(batch["skipped"])
+            bar.set_postfix(skipped=len(skipped), refresh=False)
+        if batch["name"]:
+            yield batch
+    bar.close()

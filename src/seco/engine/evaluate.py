@@ -25,7 +25,7 @@ from seco.data import SegDataset
 from seco.data.skip import BadSample
 from seco.engine import dist
 from seco.engine.crf import CRFPool
-from seco.engine.eval_data import eval_dataset, eval_loader, select
+from seco.engine.eval_data import eval_dataset, eval_loader, image_batches, select
 from seco.engine.inference import inference_cam_config, predict_scores
 from seco.engine.progress import progress_bar
 from seco.method.par import PAR, build_par
@@ -144,13 +144,7 @@ def _predictions(net: SeCoNet, loader: DataLoader, par: PAR | None, cfg: Config,
     """Count plain predictions; yield ``((block, gt, context), rgb, probs)`` CRF items."""
     device = next(net.parameters()).device
     has_contexts = bool(acc.contexts)
-    for batch in loader:
-        bar.update(len(batch["name"]) + len(batch["skipped"]))
-        if batch["skipped"]:
-            result.skipped += batch["skipped"]
-            bar.set_postfix(skipped=len(result.skipped), refresh=False)
-        if not batch["name"]:
-            continue
+    for batch in image_batches(loader, bar, result.skipped):
         acc.images += len(batch["name"])
         images = batch["image"].to(device)
         labels = batch["labels"].to(device)
@@ -177,7 +171,6 @@ def _predictions(net: SeCoNet, loader: DataLoader, par: PAR | None, cfg: Config,
                 if f"{output}_crf" in acc.matrices:
                     normalised = probs / probs.sum(0, keepdim=True).clamp(min=1e-8)
                     yield (f"{output}_crf", gt, context), rgb8[i, :h, :w], normalised.cpu().numpy()
-    bar.close()
 
 
 def _sample(rgb: np.ndarray, gt: np.ndarray, preds: dict[str, torch.Tensor], scores: dict[str, torch.Tensor],

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from seco.data.palette import palette_image
-from seco.engine.eval_data import eval_dataset, eval_loader, select
+from seco.engine.eval_data import eval_dataset, eval_loader, image_batches, select
 from seco.engine.inference import predict_scores
 from seco.engine.progress import progress_bar
 from seco.engine.restore import Trained
@@ -34,9 +34,8 @@ def export_masks(trained: Trained, split: str, out: Path, progress: bool = True)
     selection = select(dataset, cfg.eval.max_images)
     loader = eval_loader(dataset, selection, cfg.eval.batch_size, cfg.data.num_workers)
     names = []
-    for batch in progress_bar(f"export {selection.label(split)}", progress, iterable=loader):
-        if not batch["name"]:
-            continue
+    bar = progress_bar(f"export {selection.label(split)}", progress, total=len(selection.indices))
+    for batch in image_batches(loader, bar):
         images = batch["image"].to(device)
         probs = predict_scores(net, images, batch["labels"].to(device), par, cfg, ("mask",))["mask"]
         labels = probs.max(1).indices.byte().cpu().numpy()
