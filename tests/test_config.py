@@ -214,6 +214,12 @@ def test_every_impossible_value_is_refused_up_front_naming_its_key(override: str
     assert f"'{named}'" in str(caught.value)
 
 
+def test_prototypes_from_patches_need_the_keys_projection_space() -> None:
+    assert load_config("synthetic", ["method.prototypes.source=patches"]).method.prototypes.space == "projection"
+    with pytest.raises(ConfigError, match=r"'method\.prototypes\.source'.*space=projection"):
+        load_config("synthetic", ["method.prototypes.source=patches", "method.prototypes.space=backbone"])
+
+
 def test_config_diff_names_changed_leaves_and_fills_missing_keys_with_defaults() -> None:
     cfg = load_config("synthetic")
     stored = to_dict(cfg)

@@ -132,3 +132,26 @@ def test_similarity_is_the_mean_cosine_over_distinct_initialised_pairs() -> None
     assert torch.allclose(protos.similarity(), torch.tensor(0.6))  # cos(P0, P1) only
     protos.initialised.fill_(True)
     assert torch.allclose(protos.similarity(), torch.tensor((0.6 + 0.0 + 0.8) / 3))
+
+
+def test_prototypes_from_patches_follow_the_class_tagged_keys_only():
+    """``prototypes.source=patches``: each key tagged a class is an "image" of that class (eq. 3);
+    background, uncertain and the whole images' class tokens update nothing."""
+    from types import SimpleNamespace
+
+    from seco.config import MethodConfig
+    from seco.method.step import _update_prototypes
+
+    cfg = MethodConfig()
+    cfg.prototypes.source, cfg.prototypes.start_iter, cfg.prototypes.momentum = "patches", 0, 0.5
+    state = SimpleNamespace(cfg=cfg, prototypes=Prototypes(3, 2, "per_image"))
+    keys = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [0.0, -1.0]])
+    tags = torch.tensor([2, 0, 2, -1])  # class 2 twice, then background and uncertain
+    images = SimpleNamespace(embedding=torch.tensor([[0.0, 1.0]]), cls=None)
+    labels = torch.tensor([[1.0, 0.0, 0.0]])  # the image says class 1: ignored under this source
+    _update_prototypes(state, images, labels, 0, (keys, tags))
+    assert state.prototypes.initialised.tolist() == [False, True, False]
+    # first sight sets P_2 = (1, 0); then Norm(0.5 (1, 0) + 0.5 (0.6, 0.8)) = Norm(0.8, 0.4)
+    assert torch.allclose(state.prototypes.P[1], F.normalize(torch.tensor([0.8, 0.4]), dim=0))
+    _update_prototypes(state, images, labels, 0)  # a step without patches: nothing moves
+    assert torch.allclose(state.prototypes.P[1], F.normalize(torch.tensor([0.8, 0.4]), dim=0))

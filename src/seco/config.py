@@ -231,7 +231,11 @@ class PrototypeConfig:
     the batch, from a random start), ``per_image`` (eq. 3 per image, the first
     single-label image of a class initialises it) or ``batch_mean`` (one step
     per class with the batch mean). ``before_lig``: LiG sees the prototypes
-    after this batch's update.
+    after this batch's update. ``source`` (``images`` in both presets):
+    ``images``, eq. 3 from the class tokens of whole images; ``patches``
+    (not in the paper or the public code; needs ``space=projection``), from
+    the local teacher's keys of the patches tagged a class, each patch an
+    "image" of its tag's class.
     """
 
     momentum: float = 0.9
@@ -240,6 +244,7 @@ class PrototypeConfig:
     space: str = "projection"
     update: str = "per_image"
     before_lig: bool = True
+    source: str = "images"
 
 
 @dataclass
@@ -669,6 +674,8 @@ def _validate_method(method: MethodConfig, data: DataConfig, batch_size: int, su
                    "method.decomposition.border_margin": dec.border_margin,
                    "method.decomposition.tag_switch_iter": dec.tag_switch_iter})
     _fraction("method.decomposition.phi", dec.phi, upper_open=True)
+    _need(method.prototypes.source != "patches" or method.prototypes.space == "projection",
+          "method.prototypes.source", "patches needs method.prototypes.space=projection (the keys' space)")
     _need(dec.class_tag_thr is None or method.cam.high_thr <= dec.class_tag_thr < 1,
           "method.decomposition.class_tag_thr",
           f"{dec.class_tag_thr} must be at least method.cam.high_thr ({method.cam.high_thr}) and below 1, "
@@ -760,6 +767,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "method.reservoir.push_tags": ("raw", "rectified"),
     "method.prototypes.space": ("backbone", "projection"),
     "method.prototypes.update": ("public", "per_image", "batch_mean"),
+    "method.prototypes.source": ("images", "patches"),
     "method.rectification.rule": ("public", "paper"),
     "method.losses.ptc.label_grid": ("resized_cam", "vote"),
     "method.losses.ptc.crop_box": ("pixels", "tokens"),

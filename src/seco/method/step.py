@@ -244,15 +244,16 @@ def _contrast(q: Tensor, k: Tensor, tags: Tensor, labels: Tensor, out: NetOutput
                 terms["lil"] = lil_loss_public(q, tags, keys, key_tags, losses.tau_l, fired)
             else:
                 terms["lil"] = lil_loss(q, rectified, keys, key_tags, losses.tau_l)
+    patches = slice(labels.shape[0] * cfg.decomposition.num_global, None)
     if cfg.prototypes.before_lig:
         with phase("reservoir_prototypes"):
-            _update_prototypes(state, out, labels, iteration)
+            _update_prototypes(state, out, labels, iteration, (k[patches], rectified[patches]))
     if "lig" in weights:
         with phase("losses"):
             terms["lig"] = _lig(q, rectified if losses.lig.tags == "rectified" else tags, labels, state)
     with phase("reservoir_prototypes"):
         if not cfg.prototypes.before_lig:
-            _update_prototypes(state, out, labels, iteration)
+            _update_prototypes(state, out, labels, iteration, (k[patches], rectified[patches]))
         state.reservoir.push(k, rectified if cfg.reservoir.push_tags == "rectified" else tags)
     eligible = (tags != UNCERTAIN).sum().clamp(min=1)
     stats = {
@@ -279,9 +280,22 @@ def _lig(q: Tensor, tags: Tensor, labels: Tensor, state: SeCoState) -> Tensor:
     return lig_loss(q, usable, state.prototypes.P.clone(), present, state.cfg.losses.tau_g)
 
 
-def _update_prototypes(state: SeCoState, out: NetOutput, labels: Tensor, iteration: int) -> None:
-    """Global-teacher knowledge, eq. 3, from the class tokens Z (backbone) or their projection."""
+def _update_prototypes(state: SeCoState, out: NetOutput, labels: Tensor, iteration: int,
+                       patches: tuple[Tensor, Tensor] | None = None) -> None:
+    """Global-teacher knowledge, eq. 3, from the class tokens Z (backbone) or their projection.
+
+    With ``prototypes.source=patches``, from the ``patches`` (keys, tags)
+    instead: each key updates the prototype of its class tag; background and
+    uncertain keys update nothing (and without patches nothing updates).
+    """
     cfg = state.cfg.prototypes
-    if iteration >= cfg.start_iter:
-        z = out.cls if cfg.space == "backbone" else out.embedding.detach()
-        state.prototypes.update(z, labels, cfg.momentum, cfg.adaptive)
+    if iteration < cfg.start_iter:
+        return
+    if cfg.source == "patches":
+        if patches is not None:
+            keys, tags = patches
+            one_hot = F.one_hot(tags.clamp(min=0), labels.shape[1] + 1)[:, 1:]
+            state.prototypes.update(keys, one_hot, cfg.momentum, cfg.adaptive)
+        return
+    z = out.cls if cfg.space == "backbone" else out.embedding.detach()
+    state.prototypes.update(z, labels, cfg.momentum, cfg.adaptive)
