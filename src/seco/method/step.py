@@ -245,15 +245,16 @@ def _contrast(q: Tensor, k: Tensor, tags: Tensor, labels: Tensor, out: NetOutput
             else:
                 terms["lil"] = lil_loss(q, rectified, keys, key_tags, losses.tau_l)
     patches = slice(labels.shape[0] * cfg.decomposition.num_global, None)
+    patch_keys = (k[patches], rectified[patches])
     if cfg.prototypes.before_lig:
         with phase("reservoir_prototypes"):
-            _update_prototypes(state, out, labels, iteration, (k[patches], rectified[patches]))
+            _update_prototypes(state, out, labels, iteration, patch_keys)
     if "lig" in weights:
         with phase("losses"):
             terms["lig"] = _lig(q, rectified if losses.lig.tags == "rectified" else tags, labels, state)
     with phase("reservoir_prototypes"):
         if not cfg.prototypes.before_lig:
-            _update_prototypes(state, out, labels, iteration, (k[patches], rectified[patches]))
+            _update_prototypes(state, out, labels, iteration, patch_keys)
         state.reservoir.push(k, rectified if cfg.reservoir.push_tags == "rectified" else tags)
     eligible = (tags != UNCERTAIN).sum().clamp(min=1)
     stats = {
