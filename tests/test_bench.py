@@ -56,6 +56,14 @@ def test_target_needs_a_30_percent_cut_and_a_gain_beyond_two_stds():
                      "4.24 (not met); baseline context FP/TP above 2: yes"]
 
 
+def test_one_seed_has_no_spread_so_the_miou_target_is_not_judged():
+    base, good = summarise([_doc(0.30, 4.0, 0)]), summarise([_doc(0.40, 2.0, 0)])  # +10 points, std 0
+    verdict = target_check({"baseline": base, "seco_paper": good})
+    assert verdict["fp_tp_target_met"] and verdict["miou_target_met"] is None
+    assert "mask mIoU +10.00 against 2 std = 0.00 (not judged: fewer than 2 seeds)" in target_lines(
+        {"labels": {}, "target": verdict})[0]
+
+
 def test_background_grid_is_sorted_and_checked():
     assert check_grid([0.5, 0.3, 0.5]) == (0.3, 0.5)
     with pytest.raises(ConfigError, match="empty"):

@@ -48,7 +48,9 @@ def target_check(summaries: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
 
     Passed when the mean CAM FP/TP of the context classes falls by at least
     30 % and the pseudo-mask mIoU rises by more than 2 standard deviations of
-    the seed spread (the larger of the two variants' stds).
+    the seed spread (the larger of the two variants' stds). With fewer than
+    two seeds on either side there is no spread, and the mIoU half is
+    ``None`` (not judged) rather than passed by any gain.
     """
     full = [n for n in FULL if n in summaries]
     if "baseline" not in summaries or not full:
@@ -59,13 +61,14 @@ def target_check(summaries: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     cut = None if fp_base in (None, 0) or fp_seco is None else 1.0 - fp_seco / fp_base
     gain = seco["miou"]["mask"]["mean"] - base["miou"]["mask"]["mean"]
     spread = max(base["miou"]["mask"]["std"] or 0.0, seco["miou"]["mask"]["std"] or 0.0)
+    seeds = min(base["miou"]["mask"]["n"], seco["miou"]["mask"]["n"])
     return {
         "variant": best,
         "context_fp_tp_cut": cut,
         "mask_miou_gain": gain,
         "seed_std": spread,
         "fp_tp_target_met": cut is not None and cut >= 0.30,
-        "miou_target_met": gain > 2 * spread,
+        "miou_target_met": gain > 2 * spread if seeds >= 2 else None,
         "baseline_context_fp_tp_above_2": fp_base is not None and fp_base > 2,
     }
 
@@ -123,8 +126,8 @@ def run_ablation(variants: Sequence[str], seeds: Sequence[int], out_dir: Path, o
 
 def _verdict(target: dict[str, Any], labels: dict[str, str]) -> str:
     """One sentence for a :func:`target_check` result."""
-    def met(flag: bool) -> str:
-        return "met" if flag else "not met"
+    def met(flag: bool | None) -> str:
+        return "not judged: fewer than 2 seeds" if flag is None else "met" if flag else "not met"
 
     cut = target["context_fp_tp_cut"]
     cut_text = "n/a" if cut is None else f"{100 * cut:.1f} % lower"
