@@ -61,9 +61,12 @@ def run_folder_lock(run_dir: Path) -> Iterator[None]:
             except FileNotFoundError:  # released in between
                 continue
             if _alive(holder):
-                raise RunFolderBusy(f"{run_dir} is in use by process {holder} (lock file {path}); wait for it, "
-                                    "or choose another out_dir. Delete the lock file only if that process is "
-                                    "gone") from None
+                host = holder.rpartition(":")[0]
+                unchecked = "" if host == socket.gethostname() else f" on host {host}, which cannot be checked " \
+                    "from here"
+                raise RunFolderBusy(f"{run_dir} is in use by process {holder}{unchecked} (lock file {path}); wait "
+                                    "for it, or choose another out_dir. Delete the lock file only if that process "
+                                    "is gone") from None
             path.unlink(missing_ok=True)  # stale: its process no longer runs
             continue
         with os.fdopen(fd, "w") as handle:
