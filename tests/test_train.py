@@ -158,7 +158,7 @@ def test_skip_leaves_a_corrupt_image_out_counts_and_lists_it(
     with pytest.raises(DataError, match=f"{first}.jpg"):
         train(cfg, progress=False)
     train(apply_overrides(cfg, ["data.on_error=skip"]), progress=True)
-    assert "skipped=1" in capsys.readouterr().err.splitlines()[-1]
+    assert any("skipped=1" in line for line in capsys.readouterr().err.splitlines())  # on the bar
     listed = (Path(cfg.out_dir) / "bad_samples.txt").read_text().splitlines()
     assert len(listed) == 1 and listed[0].startswith(f"{first}\t") and f"{first}.jpg" in listed[0]
     assert load_checkpoint(Path(cfg.out_dir) / "last.pt")["iteration"] == 2
@@ -208,3 +208,16 @@ def test_the_run_records_the_backbone_file_its_sha256_and_tensor_count(
     path.write_bytes(path.read_bytes() + b"\0")  # the saved config re-runs only on the same file
     with pytest.raises(ValueError, match="model.weights_sha256: .* has sha256"):
         train(dataclasses.replace(saved, out_dir=str(tmp_path / "again")), progress=False)
+
+
+def test_the_end_of_training_names_the_classes_lig_never_compared(tiny_cfg: Config,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    late = apply_overrides(tiny_cfg, ["train.iterations=2", "method.prototypes.update=per_image",
+                                      "method.prototypes.start_iter=5"])
+    train(late, progress=False)
+    err = capsys.readouterr().err
+    assert "warning: LiG never used the prototypes of boat, train, plane, rider, horse, chair, sofa, ball, kite: " \
+           "no single-label image of them was seen after iteration 5 (method.prototypes.start_iter)" in err
+    public = apply_overrides(late, ["method.prototypes.update=public", f"out_dir={tiny_cfg.out_dir}/public"])
+    train(public, progress=False)  # every public prototype starts initialised (from noise)
+    assert "warning" not in capsys.readouterr().err

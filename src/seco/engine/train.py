@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -285,8 +286,24 @@ def _train(cfg: Config, device: torch.device, resume: bool, progress: bool, allo
             seconds, done = _loop(run, net, stream, logger, progress and dist.is_main(), stop, bad)
     finally:
         logger.close()
+    if dist.is_main():
+        _warn_unused_prototypes(run)
     images = done * cfg.train.batch_size * dist.world_size()
     return TrainResult(run_dir, run_dir / LAST, done, seconds, images / max(seconds, 1e-9), first, total)
+
+
+def _warn_unused_prototypes(run: Training) -> None:
+    """Name the classes that LiG (eq. 4) left out to the end: their prototype was never initialised (eq. 3)."""
+    cfg = run.cfg.method
+    if "lig" not in active_weights(cfg.losses, run.cfg.train.iterations - 1):
+        return
+    ready = run.state.prototypes.initialised.tolist()
+    missing = [name for name, ok in zip(run.class_names[1:], ready, strict=True) if not ok]
+    if missing:
+        source = "no patch was tagged with them" if cfg.prototypes.source == "patches" else \
+            "no single-label image of them was seen"
+        print(f"warning: LiG never used the prototypes of {', '.join(missing)}: {source} after iteration "
+              f"{cfg.prototypes.start_iter} (method.prototypes.start_iter)", file=sys.stderr)
 
 
 def _save(run: Training, iteration: int) -> Path:
