@@ -135,3 +135,45 @@ def test_an_existing_weights_file_is_refused_before_training_unless_overwrite(
     assert "encoder.pth exists; pass --overwrite" in err and "Traceback" not in err
     code, _ = _run(tmp_path, "kept", "--iterations", "1", "--eval-every", "0", "--overwrite")
     assert code == 0 and (out / "encoder.pth").read_bytes() != b"the user's weights"
+
+
+def test_cls_weight_trains_the_class_token_and_resumes_exactly(tiny_run: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    code, whole = _run(tmp_path, "whole", "--fresh", "--cls-weight", "1.0")
+    assert code == 0
+    metrics = json.loads((whole / "metrics.json").read_text())
+    assert 0.0 <= metrics["val"]["cls_single_accuracy"] <= 1.0
+    assert "cls_single_accuracy" not in json.loads((tiny_run / "metrics.json").read_text())["val"]
+    # Same seed and schedule: only the class token's loss differs, and the encoder learns from it.
+    plain = torch.load(tiny_run / "encoder.pth", weights_only=True)
+    trained = torch.load(whole / "encoder.pth", weights_only=True)
+    assert not torch.equal(plain["cls_token"], trained["cls_token"])
+    head = torch.load(whole / "last.pt", weights_only=True)["cls_head"]
+    assert head["weight"].shape[1] == plain["cls_token"].shape[-1]
+
+    save = pretrain_module.save_checkpoint
+
+    def save_then_stop(state: dict, path: Path) -> Path:
+        save(state, path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pretrain_module, "save_checkpoint", save_then_stop)
+    assert _run(tmp_path, "resumed", "--fresh", "--cls-weight", "1.0")[0] == 130
+    monkeypatch.setattr(pretrain_module, "save_checkpoint", save)
+    assert _run(tmp_path, "resumed", "--cls-weight", "0.5")[0] == 1  # another schedule: refused
+    assert _run(tmp_path, "resumed", "--cls-weight", "1.0")[0] == 0
+    resumed = torch.load(tmp_path / "resumed" / "encoder.pth", weights_only=True)
+    for key, tensor in trained.items():
+        assert torch.equal(resumed[key], tensor), key
+
+
+def test_a_checkpoint_from_before_cls_weight_resumes_as_cls_weight_0(tiny_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    run = tmp_path / "old"
+    shutil.copytree(tiny_run, run)
+    ckpt = torch.load(run / "last.pt", weights_only=True)
+    del ckpt["settings"]["cls_weight"], ckpt["cls_head"]
+    torch.save(ckpt, run / "last.pt")
+    assert _run(tmp_path, "old", "--overwrite")[0] == 0
+    assert _run(tmp_path, "old", "--overwrite", "--cls-weight", "1.0")[0] == 1

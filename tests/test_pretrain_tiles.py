@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from seco.engine.pretrain import set_cross_entropy, tile_cross_entropy
+from seco.engine.pretrain import class_token_loss, set_cross_entropy, tile_cross_entropy
 from seco.model.heads import ClassifierHead
 
 
@@ -63,3 +63,17 @@ def test_a_class_map_spilling_into_another_tile_costs_loss_that_the_image_loss_d
 def test_a_grid_that_does_not_divide_the_token_map_is_refused() -> None:
     with pytest.raises(ValueError, match="3x3 equal blocks"):
         ClassifierHead(4, 2).region_logits(torch.zeros(1, 4, 4, 4), 3)
+
+
+def test_class_token_loss_is_the_set_cross_entropy_of_the_whole_image() -> None:
+    head = torch.nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        head.weight.copy_(torch.eye(2))
+    cls = torch.tensor([[2.0, 0.0], [0.0, 0.0]])
+    # Image 0 is a mosaic with class 0 in one tile and class 1 in another: its set is {0, 1}.
+    # Image 1 holds class 1 only, in its last tile.
+    tiles = torch.tensor([[[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0]],
+                          [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 1.0]]])
+    p0 = 1 / (1 + math.exp(-2.0))  # softmax of [2, 0]
+    by_hand = (-(0.5 * math.log(p0) + 0.5 * math.log(1 - p0)) + math.log(2.0)) / 2
+    assert class_token_loss(head, cls, tiles).item() == pytest.approx(by_hand, rel=1e-6)

@@ -12,7 +12,11 @@ where the maps light up is part of what is learned. Every
 ``--mosaic-every``-th step is of 2x2 mosaics of half-size scenes whose tiles
 are classified one by one (:func:`tile_cross_entropy`), so a map that spills
 into another tile costs loss: tight maps are learnt, not only right labels
-(docs/results.md measures both recipes).
+(docs/results.md measures both recipes). With ``--cls-weight`` a linear
+classifier on the final class token is trained beside them (the image's
+label set, :func:`set_cross_entropy`), as an ImageNet ViT's class token is:
+without it the heads read only the patch tokens and the class token's output,
+which SeCo's prototypes and queries are made of, is never trained.
 
 Every step draws fresh images from the seed, so a run is a pure function of
 the seed and the settings, and it resumes exactly from ``RUN_DIR/last.pt``.
@@ -32,6 +36,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.utils.data import DataLoader
 
 from seco.atomic import atomic_write
@@ -48,7 +53,7 @@ from seco.model import SeCoNet, build_model
 from seco.model.heads import ClassifierHead
 from seco.model.token_embed import token_embed_key
 
-__all__ = ["PretrainResult", "pretrain", "set_cross_entropy", "summarize", "tile_cross_entropy"]
+__all__ = ["PretrainResult", "class_token_loss", "pretrain", "set_cross_entropy", "summarize", "tile_cross_entropy"]
 
 LOG = "pretrain.jsonl"
 METRICS = "metrics.json"
@@ -91,21 +96,31 @@ def tile_cross_entropy(head: ClassifierHead, tokens: torch.Tensor, tile_labels: 
     return set_cross_entropy(logits.flatten(0, 1), tile_labels.flatten(0, 1))
 
 
-def _checkpoint(net: SeCoNet, optimizer: torch.optim.Optimizer, iteration: int, cfg: Config,
-                settings: PretrainSettings) -> dict[str, Any]:
-    return {"model": net.state_dict(), "optimizer": optimizer.state_dict(), "iteration": iteration,
-            "config": to_dict(cfg), "settings": dataclasses.asdict(settings), "rng": torch.get_rng_state()}
+def class_token_loss(cls_head: nn.Linear, cls: torch.Tensor, tile_labels: torch.Tensor) -> torch.Tensor:
+    """:func:`set_cross_entropy` of the class token's logits against the whole image's label set.
+
+    ``cls`` (B, D) are final class tokens; ``tile_labels`` (B, G*G, K) as in
+    :func:`tile_cross_entropy`, and an image's set is the union of its tiles'.
+    """
+    return set_cross_entropy(cls_head(cls), tile_labels.amax(dim=1))
 
 
-def _restore(ckpt: dict[str, Any], path: Path, net: SeCoNet, optimizer: torch.optim.Optimizer, cfg: Config,
-             settings: PretrainSettings) -> int:
+def _checkpoint(net: SeCoNet, cls_head: nn.Linear | None, optimizer: torch.optim.Optimizer, iteration: int,
+                cfg: Config, settings: PretrainSettings) -> dict[str, Any]:
+    return {"model": net.state_dict(), "cls_head": None if cls_head is None else cls_head.state_dict(),
+            "optimizer": optimizer.state_dict(), "iteration": iteration, "config": to_dict(cfg),
+            "settings": dataclasses.asdict(settings), "rng": torch.get_rng_state()}
+
+
+def _restore(ckpt: dict[str, Any], path: Path, net: SeCoNet, cls_head: nn.Linear | None,
+             optimizer: torch.optim.Optimizer, cfg: Config, settings: PretrainSettings) -> int:
     """Load a pretraining checkpoint after checking it belongs to this run; returns its iteration."""
     stored = ckpt.get("settings")
     if not isinstance(stored, dict):
         raise CheckpointError(f"{path} is a training checkpoint, not a pretraining one; use another --run-dir")
-    ours = dataclasses.asdict(settings)
-    for key in SCHEDULE:
-        if stored.get(key) != ours[key]:
+    ours, defaults = dataclasses.asdict(settings), dataclasses.asdict(PretrainSettings())
+    for key in SCHEDULE:  # a key missing from an older checkpoint had its default then
+        if stored.get(key, defaults[key]) != ours[key]:
             raise CheckpointError(f"{path} was written with --{key.replace('_', '-')} {stored.get(key)}, "
                                   f"not {ours[key]}; pass --fresh to start over or use another --run-dir")
     for key in ("seed", "model"):
@@ -113,6 +128,8 @@ def _restore(ckpt: dict[str, Any], path: Path, net: SeCoNet, optimizer: torch.op
             raise CheckpointError(f"{path} was written with another config key {key!r}; "
                                   "pass --fresh to start over or use another --run-dir")
     net.load_state_dict(ckpt["model"])
+    if cls_head is not None:
+        cls_head.load_state_dict(ckpt["cls_head"])
     optimizer.load_state_dict(ckpt["optimizer"])
     torch.set_rng_state(ckpt["rng"])
     return int(ckpt["iteration"])
@@ -161,14 +178,20 @@ def _pretrain(cfg: Config, settings: PretrainSettings, weights: Path, run_dir: P
                             settings.mosaic_every, settings.batch_size)
     val_set = PretrainSet(cfg.seed, "val", settings.n_val, settings.image_size)
     class_names, context_names = list(val_set.class_names), list(val_set.context_names)
-    optimizer = build_optimizer(net.param_groups(settings.lr, 1.0, settings.weight_decay), cfg.train.betas)
+    groups = net.param_groups(settings.lr, 1.0, settings.weight_decay)
+    cls_head = None
+    if settings.cls_weight:
+        cls_head = nn.Linear(net.encoder.embed_dim, net.num_classes - 1).to(device)
+        groups.append({"params": list(cls_head.parameters()), "lr": settings.lr,
+                       "weight_decay": settings.weight_decay})
+    optimizer = build_optimizer(groups, cfg.train.betas)
     scheduler = WarmupPoly(optimizer, settings.iterations, settings.warmup_iters, cfg.train.warmup_ratio,
                            cfg.train.poly_power)
     run_dir.mkdir(parents=True, exist_ok=True)
     start = 0
     last = latest_checkpoint(run_dir) if resume else None
     if last is not None:
-        start = _restore(load_checkpoint(last), last, net, optimizer, cfg, settings)
+        start = _restore(load_checkpoint(last), last, net, cls_head, optimizer, cfg, settings)
     elif (run_dir / LOG).exists():
         (run_dir / LOG).unlink()
     loader = DataLoader(train_set, batch_size=settings.batch_size, num_workers=settings.workers,
@@ -176,7 +199,7 @@ def _pretrain(cfg: Config, settings: PretrainSettings, weights: Path, run_dir: P
     val_batches = list(DataLoader(val_set, batch_size=100, num_workers=settings.workers))
 
     def evaluate() -> dict[str, Any]:
-        return evaluate_pretraining(net, val_batches, class_names, context_names, cfg.method.cam.bkg_thr)
+        return evaluate_pretraining(net, val_batches, class_names, context_names, cfg.method.cam.bkg_thr, cls_head)
 
     net.train()
     bar = progress_bar("pretrain", progress, total=settings.iterations, initial=start)
@@ -184,9 +207,11 @@ def _pretrain(cfg: Config, settings: PretrainSettings, weights: Path, run_dir: P
     for iteration, batch in enumerate(loader, start):
         lr = settings.lr * scheduler.step_to(iteration)
         images, tiles = batch["image"].to(device), batch["tile_labels"].to(device)
-        out = net(images, with_seg=False)
+        out = net.encoder(images)
         loss = (tile_cross_entropy(net.classifier, out.tokens, tiles)
                 + settings.aux_weight * tile_cross_entropy(net.aux_classifier, out.aux_tokens, tiles))
+        if cls_head is not None:
+            loss = loss + settings.cls_weight * class_token_loss(cls_head, out.cls, tiles)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -203,7 +228,7 @@ def _pretrain(cfg: Config, settings: PretrainSettings, weights: Path, run_dir: P
         if done % 10 == 0 or "val" in record:
             _log(run_dir, record)
         if done % settings.ckpt_every == 0 or done == settings.iterations:
-            save_checkpoint(_checkpoint(net, optimizer, done, cfg, settings), run_dir / LAST)
+            save_checkpoint(_checkpoint(net, cls_head, optimizer, done, cfg, settings), run_dir / LAST)
     bar.close()
     seconds = time.perf_counter() - began
     save_encoder_weights(net.encoder, weights, settings.half)
@@ -224,6 +249,7 @@ def _num(value: float | None, digits: int = 3) -> str:
 def summarize(val: dict[str, Any]) -> str:
     """One line of the headline numbers of :func:`evaluate_pretraining`."""
     context = ", ".join(f"{k} {_num(v, 2)}" for k, v in val["cam_on_context"].items())
-    return (f"accuracy {_num(val['accuracy'])} (single object {_num(val['single_accuracy'])}), "
+    token = f", class token {_num(val['cls_single_accuracy'])}" if "cls_single_accuracy" in val else ""
+    return (f"accuracy {_num(val['accuracy'])} (single object {_num(val['single_accuracy'])}{token}), "
             f"mAP {_num(val['map'])}, CAM mIoU {_num(val['cam_miou'])} (aux {_num(val['aux_cam_miou'])}), "
             f"CAM FP/TP {_num(val['cam_fp_tp'], 2)}, background claimed by CAMs: {context}")

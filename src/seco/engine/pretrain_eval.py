@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.metrics import average_precision_score
+from torch import nn
 
 from seco.method.cam import cams_to_mask, multiscale_cams
 from seco.model import SeCoNet
@@ -27,7 +28,8 @@ __all__ = ["evaluate_pretraining", "set_accuracy"]
 
 @torch.no_grad()
 def evaluate_pretraining(net: SeCoNet, batches: Iterable[dict[str, torch.Tensor]], class_names: list[str],
-                         context_names: list[str], bkg_thr: float) -> dict[str, Any]:
+                         context_names: list[str], bkg_thr: float,
+                         cls_head: nn.Module | None = None) -> dict[str, Any]:
     """Label and CAM metrics of ``net`` over ``batches`` of :class:`~seco.data.pretrain_set.PretrainSet` items.
 
     Returns a JSON-ready dict:
@@ -39,7 +41,9 @@ def evaluate_pretraining(net: SeCoNet, batches: Iterable[dict[str, torch.Tensor]
     - ``cam_miou`` / ``aux_cam_miou``: mIoU (background included) of the final / auxiliary CAM masks;
     - ``cam_fp_tp``: mean per-class FP/TP of the final CAM mask;
     - ``cam_on_context``: for each context and ``plain`` background, the share of its pixels the
-      final CAM mask calls foreground.
+      final CAM mask calls foreground;
+    - ``cls_single_accuracy`` (only with ``cls_head``, the class token's classifier): its top-1
+      accuracy over the images with exactly one object.
     """
     was_training = net.training
     net.eval()
@@ -47,10 +51,13 @@ def evaluate_pretraining(net: SeCoNet, batches: Iterable[dict[str, torch.Tensor]
     matrices = {key: ConfusionMatrix(len(class_names)) for key in ("cam", "aux")}
     claimed = np.zeros(len(context_names), dtype=np.int64)
     area = np.zeros(len(context_names), dtype=np.int64)
-    all_labels, all_logits = [], []
+    all_labels, all_logits, cls_logits = [], [], []
     for batch in batches:
         images, labels = batch["image"].to(device), batch["labels"].to(device)
-        all_logits.append(net(images, with_seg=False).logits.float().cpu())
+        out = net(images, with_seg=False)
+        all_logits.append(out.logits.float().cpu())
+        if cls_head is not None:
+            cls_logits.append(cls_head(out.cls).float().cpu())
         all_labels.append(labels.cpu())
         cam, aux = multiscale_cams(net.cams, images, labels, scales=[1.0], flip=False)
         mask, context = batch["mask"].long(), batch["context"].long()
@@ -65,6 +72,7 @@ def evaluate_pretraining(net: SeCoNet, batches: Iterable[dict[str, torch.Tensor]
         net.train()
     labels, logits = torch.cat(all_labels), torch.cat(all_logits)
     single = labels.sum(1) == 1
+    extra = {"cls_single_accuracy": _single_accuracy(torch.cat(cls_logits), labels, single)} if cls_logits else {}
     cam = segmentation_metrics(matrices["cam"].matrix, class_names)
     aux = segmentation_metrics(matrices["aux"].matrix, class_names)
     shares = {("plain" if i == 0 else name): (float(claimed[i] / area[i]) if area[i] else None)
@@ -73,15 +81,22 @@ def evaluate_pretraining(net: SeCoNet, batches: Iterable[dict[str, torch.Tensor]
     return {
         "images": int(labels.shape[0]),
         "accuracy": set_accuracy(logits, labels),
-        "single_accuracy": float((logits[single].argmax(1) == labels[single].argmax(1)).float().mean())
-        if bool(single.any()) else None,
+        "single_accuracy": _single_accuracy(logits, labels, single),
         "map": float(average_precision_score(labels[:, present].numpy(), logits[:, present].numpy(),
                                              average="macro")),
         "cam_miou": cam["miou"],
         "aux_cam_miou": aux["miou"],
         "cam_fp_tp": cam["confusion_ratio_mean"],
         "cam_on_context": shares,
+        **extra,
     }
+
+
+def _single_accuracy(logits: torch.Tensor, labels: torch.Tensor, single: torch.Tensor) -> float | None:
+    """Top-1 accuracy over the rows marked ``single`` (None when there are none)."""
+    if not bool(single.any()):
+        return None
+    return float((logits[single].argmax(1) == labels[single].argmax(1)).float().mean())
 
 
 def set_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:

@@ -29,6 +29,8 @@ class PretrainSettings:
     weight_decay: float = _setting(0.05, "AdamW weight decay (not on norms, biases, tokens)")
     warmup_iters: int = _setting(100, "linear warmup steps before the poly decay")
     aux_weight: float = _setting(0.5, "weight of the auxiliary classifier's loss (block aux_layer)")
+    cls_weight: float = _setting(0.0, "weight of a linear classifier on the final class token, as an ImageNet ViT "
+                                      "is trained (0: the class token's output is never trained)")
     mosaic_every: int = _setting(2, "every N-th step trains on 2x2 mosaics of half-size scenes, each tile "
                                     "classified from its own tokens (0: never)")
     image_size: int = _setting(96, "image side in pixels")
@@ -46,13 +48,14 @@ class PretrainSettings:
         for name in ("iterations", "batch_size", "n_val", "ckpt_every", "threads"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"pretrain --{name.replace('_', '-')} must be at least 1")
-        if self.lr <= 0 or self.weight_decay < 0 or self.aux_weight < 0:
-            raise ConfigError("pretrain --lr must be positive, --weight-decay and --aux-weight not negative")
+        if self.lr <= 0 or min(self.weight_decay, self.aux_weight, self.cls_weight) < 0:
+            raise ConfigError("pretrain --lr must be positive, --weight-decay, --aux-weight and --cls-weight "
+                              "not negative")
         if min(self.warmup_iters, self.eval_every, self.workers, self.mosaic_every) < 0 or self.image_size < 16:
             raise ConfigError("pretrain --warmup-iters, --eval-every, --workers and --mosaic-every must be >= 0, "
                              "--image-size >= 16")
 
 
-SCHEDULE = ("iterations", "batch_size", "lr", "weight_decay", "warmup_iters", "aux_weight", "mosaic_every",
-            "image_size")
+SCHEDULE = ("iterations", "batch_size", "lr", "weight_decay", "warmup_iters", "aux_weight", "cls_weight",
+            "mosaic_every", "image_size")
 """Settings a resumed run must share with its checkpoint; the others change only logging and speed."""
