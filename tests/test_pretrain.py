@@ -176,4 +176,9 @@ def test_a_checkpoint_from_before_cls_weight_resumes_as_cls_weight_0(tiny_run: P
     del ckpt["settings"]["cls_weight"], ckpt["cls_head"]
     torch.save(ckpt, run / "last.pt")
     assert _run(tmp_path, "old", "--overwrite")[0] == 0
-    assert _run(tmp_path, "old", "--overwrite", "--cls-weight", "1.0")[0] == 1
+    with pytest.raises(CheckpointError, match="written with --cls-weight 0.0, not 1.0"):
+        from seco.engine.pretrain import pretrain
+        from seco.engine.pretrain_settings import PretrainSettings
+
+        settings = PretrainSettings(iterations=4, batch_size=4, warmup_iters=1, image_size=32, n_val=6, cls_weight=1.0)
+        pretrain(load_config("synthetic", TINY_MODEL), settings, tmp_path / "w.pth", run, progress=False)

@@ -120,8 +120,9 @@ def _restore(ckpt: dict[str, Any], path: Path, net: SeCoNet, cls_head: nn.Linear
         raise CheckpointError(f"{path} is a training checkpoint, not a pretraining one; use another --run-dir")
     ours, defaults = dataclasses.asdict(settings), dataclasses.asdict(PretrainSettings())
     for key in SCHEDULE:  # a key missing from an older checkpoint had its default then
-        if stored.get(key, defaults[key]) != ours[key]:
-            raise CheckpointError(f"{path} was written with --{key.replace('_', '-')} {stored.get(key)}, "
+        theirs = stored.get(key, defaults[key])
+        if theirs != ours[key]:
+            raise CheckpointError(f"{path} was written with --{key.replace('_', '-')} {theirs}, "
                                   f"not {ours[key]}; pass --fresh to start over or use another --run-dir")
     for key in ("seed", "model"):
         if ckpt["config"].get(key) != to_dict(cfg)[key]:
