@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from seco.cli import main
 from seco.config import load_config
 from seco.engine import pretrain as pretrain_module
 from seco.engine.checkpoint import CheckpointError
+from seco.engine.pretrain_settings import PretrainSettings
 from seco.model.backbone import build_encoder
 from seco.model.token_embed import timm_state_dict, token_embed_key
 from support import TINY_MODEL
@@ -98,13 +100,10 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tiny_run: Path, tmp_path
 
 
 def test_resume_refuses_another_schedule(tiny_run: Path, tmp_path: Path) -> None:
-    from seco.engine.pretrain import pretrain
-    from seco.engine.pretrain_settings import PretrainSettings
-
     cfg = load_config("synthetic", TINY_MODEL)
     settings = PretrainSettings(iterations=8, batch_size=4, image_size=32, n_val=2)
     with pytest.raises(CheckpointError, match="--iterations 4, not 8"):
-        pretrain(cfg, settings, tmp_path / "w.pth", tiny_run, progress=False)
+        pretrain_module.pretrain(cfg, settings, tmp_path / "w.pth", tiny_run, progress=False)
 
 
 def test_bad_settings_are_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -168,17 +167,13 @@ def test_cls_weight_trains_the_class_token_and_resumes_exactly(tiny_run: Path, t
 
 
 def test_a_checkpoint_from_before_cls_weight_resumes_as_cls_weight_0(tiny_run: Path, tmp_path: Path) -> None:
-    import shutil
-
     run = tmp_path / "old"
     shutil.copytree(tiny_run, run)
     ckpt = torch.load(run / "last.pt", weights_only=True)
     del ckpt["settings"]["cls_weight"], ckpt["cls_head"]
     torch.save(ckpt, run / "last.pt")
     assert _run(tmp_path, "old", "--overwrite")[0] == 0
+    settings = PretrainSettings(iterations=4, batch_size=4, warmup_iters=1, image_size=32, n_val=6, cls_weight=1.0)
     with pytest.raises(CheckpointError, match="written with --cls-weight 0.0, not 1.0"):
-        from seco.engine.pretrain import pretrain
-        from seco.engine.pretrain_settings import PretrainSettings
-
-        settings = PretrainSettings(iterations=4, batch_size=4, warmup_iters=1, image_size=32, n_val=6, cls_weight=1.0)
-        pretrain(load_config("synthetic", TINY_MODEL), settings, tmp_path / "w.pth", run, progress=False)
+        pretrain_module.pretrain(load_config("synthetic", TINY_MODEL), settings, tmp_path / "w.pth", run,
+                                 progress=False)
