@@ -160,6 +160,92 @@ def test_a_switch_set_after_the_fidelity_wins() -> None:
     assert load_config("voc", ["method.fidelity=paper"]).method.losses.lil.formula == "paper"
 
 
+def _shipped_preset(fidelity: str) -> dict:
+    """Dotted key -> value of every switch the shipped preset file sets, read as plain YAML."""
+    from importlib import resources
+
+    import yaml
+
+    def flat(tree: dict, prefix: str = "") -> dict:
+        out = {}
+        for key, value in tree.items():
+            out.update(flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+        return out
+
+    return flat(yaml.safe_load((resources.files("seco") / "configs" / "fidelity" / f"{fidelity}.yaml").read_text()))
+
+
+@pytest.mark.parametrize("name", ["voc", "coco"])
+@pytest.mark.parametrize("fidelity", ["public", "paper"])
+def test_voc_and_coco_carry_every_switch_of_their_preset(name: str, fidelity: str,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 25: voc.yaml's pos_embed_antialias won over fidelity public. Every key a preset sets must resolve
+    to the preset's value, both when the data-set config names the fidelity and when an override does."""
+    from omegaconf import OmegaConf
+
+    preset = _shipped_preset(fidelity)
+    assert "model.pos_embed_antialias" in preset and len(preset) > 20
+    runs = [load_config(name, [f"method.fidelity={fidelity}"])]
+    if fidelity == "public":  # what voc.yaml (and coco.yaml through it) name themselves
+        runs.append(load_config(name))
+    caplog.set_level("INFO", logger="seco")
+    for cfg in runs:
+        tree = OmegaConf.structured(cfg)
+        assert cfg.method.fidelity == fidelity
+        assert {key: OmegaConf.select(tree, key) for key in preset} == preset
+    assert not caplog.records  # nothing overridden, nothing said
+
+
+def test_a_shipped_config_that_sets_a_preset_switch_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import seco.config as config
+
+    read = config._read_yaml
+
+    def with_switch(name: str):
+        layer = read(name)
+        if name == "voc":
+            layer.raw.model.pos_embed_antialias = True
+        return layer
+
+    monkeypatch.setattr(config, "_read_yaml", with_switch)
+    for name in ("voc", "coco"):  # coco through its base
+        with pytest.raises(ConfigError, match=r"seco/configs/voc.yaml sets model.pos_embed_antialias"):
+            load_config(name)
+
+
+def test_a_user_override_of_a_preset_switch_is_said_in_one_line(tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="seco")
+    cfg = load_config("voc", ["model.pos_embed_antialias=true"])
+    assert cfg.model.pos_embed_antialias is True
+    assert caplog.messages == ["model.pos_embed_antialias=true overrides fidelity public"]
+    caplog.clear()
+    own = tmp_path / "mine.yaml"  # the preset's own value (rule: public) overrides nothing
+    own.write_text("base: coco\nmodel: {pos_embed_antialias: true}\nmethod: {rectification: {rule: public}}\n")
+    load_config(str(own))
+    assert caplog.messages == ["model.pos_embed_antialias=true overrides fidelity public"]
+    caplog.clear()
+    load_config(str(own), ["method.fidelity=paper", "method.cam.flip_merge=sum"])
+    assert caplog.messages == ["method.cam.flip_merge=sum, method.rectification.rule=public, "
+                               "model.pos_embed_antialias=true override fidelity paper"]
+    caplog.clear()
+    saved = tmp_path / "saved.yaml"  # a run's config.yaml sets every key, all at the preset's values
+    save_config(load_config("voc"), saved)
+    apply_overrides(load_config(str(saved)), ["eval.crf=false"])
+    assert caplog.messages == []
+    apply_overrides(load_config(str(saved)), ["method.losses.lil.formula=paper"])
+    assert caplog.messages == ["method.losses.lil.formula=paper overrides fidelity public"]
+
+
+def test_the_command_line_says_which_preset_switch_it_overrides(capsys: pytest.CaptureFixture) -> None:
+    from seco.cli import main
+
+    assert main(["configs", "voc", "model.pos_embed_antialias=true"]) == 0
+    captured = capsys.readouterr()
+    assert "model.pos_embed_antialias=true overrides fidelity public" in captured.err
+    assert "pos_embed_antialias: true" in captured.out
+
+
 IMPOSSIBLE = [
     ("train.batch_size=0", "train.batch_size"),
     ("train.iterations=-5", "train.iterations"),

@@ -11,6 +11,7 @@ unknown key or a value of the wrong type is an error that names the key.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -36,6 +37,9 @@ __all__ = [
     "to_dict",
     "validate",
 ]
+
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -464,26 +468,35 @@ def available_configs() -> list[str]:
     return sorted(names)
 
 
-def _read_yaml(name_or_path: str) -> Any:
+@dataclass
+class _Layer:
+    """One YAML file of a config: its contents, where it came from, and whether the package ships it."""
+
+    raw: Any
+    source: str
+    packaged: bool
+
+
+def _read_yaml(name_or_path: str) -> _Layer:
     path = Path(name_or_path)
     if path.suffix in {".yaml", ".yml"} or path.exists():
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         text = path.read_text()
-        source = str(path)
+        source, packaged = str(path), False
     else:
-        packaged = resources.files("seco") / "configs" / f"{name_or_path}.yaml"
-        if not packaged.is_file():
+        shipped = resources.files("seco") / "configs" / f"{name_or_path}.yaml"
+        if not shipped.is_file():
             raise ConfigError(
                 f"unknown config {name_or_path!r}; shipped configs: {', '.join(available_configs())}"
             )
-        text = packaged.read_text()
-        source = f"seco/configs/{name_or_path}.yaml"
+        text = shipped.read_text()
+        source, packaged = f"seco/configs/{name_or_path}.yaml", True
     try:
         raw = OmegaConf.create(text)
     except OmegaConfBaseException as err:
         raise ConfigError(f"{source}: {err}") from err
-    return raw, source
+    return _Layer(raw if raw is not None else OmegaConf.create({}), source, packaged)
 
 
 def _merge(base: Any, layer: Any, source: str) -> Any:
@@ -507,6 +520,13 @@ def _parse_overrides(overrides: Sequence[str]) -> list[tuple[str, str]]:
 def load_config(name_or_path: str = "synthetic", overrides: Sequence[str] = ()) -> Config:
     """Build a validated :class:`Config`.
 
+    The layers, lowest first: the schema defaults, the fidelity preset named
+    by ``method.fidelity`` (``seco/configs/fidelity/<name>.yaml``), the config
+    file and its bases, the overrides. A shipped config never sets a switch of
+    the presets, so under ``fidelity: public`` or ``paper`` every such switch
+    holds the preset's value unless the user's own file or an override sets
+    it; that is then said in one line (:func:`_announce_preset_overrides`).
+
     Args:
         name_or_path: a shipped config name (``synthetic``, ``voc``, ``coco``,
             or an ablation such as ``ablations/no_lil``) or a YAML file path.
@@ -514,40 +534,52 @@ def load_config(name_or_path: str = "synthetic", overrides: Sequence[str] = ()) 
         overrides: dotted ``key=value`` strings applied last.
 
     Raises:
-        ConfigError: on an unknown key, a bad value or a missing file.
+        ConfigError: on an unknown key, a bad value, a missing file, or a
+            shipped config that sets a fidelity switch.
     """
-    layers = []
+    layers: list[_Layer] = []
     seen = set()
     current = name_or_path
     while current:
         if current in seen:
             raise ConfigError(f"config {current!r} names itself as its base")
         seen.add(current)
-        raw, source = _read_yaml(current)
-        parent = raw.pop("base", None) if raw is not None else None
-        layers.append((raw if raw is not None else OmegaConf.create({}), source))
-        current = parent
+        layer = _read_yaml(current)
+        current = layer.raw.pop("base", None)
+        layers.append(layer)
+    layers.reverse()  # the root base first
     merged = OmegaConf.structured(Config)
-    for raw, source in reversed(layers):
-        merged = _merge(merged, raw, source)
+    for layer in layers:
+        merged = _merge(merged, layer.raw, layer.source)
     fidelity = _fidelity_override(overrides) or merged.method.fidelity
-    merged = _merge(OmegaConf.structured(Config), _preset(fidelity), f"fidelity preset {fidelity!r}")
-    for raw, source in reversed(layers):
-        merged = _merge(merged, raw, source)
-    return _finish(merged, overrides)
+    preset = _preset(fidelity)
+    for layer in layers:
+        if layer.packaged:
+            _refuse_preset_switches(layer, preset)
+    merged = _merge(OmegaConf.structured(Config), preset, f"fidelity preset {fidelity!r}")
+    for layer in layers:
+        merged = _merge(merged, layer.raw, layer.source)
+    cfg = _finish(merged, overrides)
+    user_keys = [key for layer in layers if not layer.packaged for key in _leaves(_plain(layer.raw))]
+    _announce_preset_overrides(cfg, fidelity, preset, [*user_keys, *(key for key, _ in _parse_overrides(overrides))])
+    return cfg
 
 
 def apply_overrides(cfg: Config, overrides: Sequence[str]) -> Config:
     """A copy of ``cfg`` with dotted ``key=value`` overrides applied and validated.
 
     A ``method.fidelity`` override first applies its preset over every switch
-    of ``cfg``; the other overrides apply after it.
+    of ``cfg``; the other overrides apply after it. An override that moves a
+    switch of the config's preset off the preset's value is said in one line.
     """
     merged = OmegaConf.structured(cfg)
     fidelity = _fidelity_override(overrides)
     if fidelity:
         merged = _merge(merged, _preset(fidelity), f"fidelity preset {fidelity!r}")
-    return _finish(merged, overrides)
+    result = _finish(merged, overrides)
+    fidelity = fidelity or result.method.fidelity
+    _announce_preset_overrides(result, fidelity, _preset(fidelity), [key for key, _ in _parse_overrides(overrides)])
+    return result
 
 
 FIDELITIES = ("public", "paper")
@@ -564,8 +596,46 @@ def _preset(fidelity: str) -> Any:
     if fidelity not in FIDELITIES:
         raise ConfigError(f"bad value for config key 'method.fidelity': {fidelity!r} is not one of "
                           f"{', '.join(FIDELITIES)}")
-    raw, _ = _read_yaml(f"fidelity/{fidelity}")
-    return raw
+    return _read_yaml(f"fidelity/{fidelity}").raw
+
+
+def _plain(node: Any) -> dict[str, Any]:
+    """An OmegaConf node as a plain nested dict."""
+    return OmegaConf.to_container(node)  # type: ignore[return-value]
+
+
+def _refuse_preset_switches(layer: _Layer, preset: Any) -> None:
+    """A shipped config must leave every switch of the fidelity presets to the preset.
+
+    Otherwise it would silently win over ``method.fidelity`` (issue 25:
+    voc.yaml's ``model.pos_embed_antialias: true`` under ``fidelity: public``).
+    """
+    switches = set(_leaves(_plain(layer.raw))) & set(_leaves(_plain(preset)))
+    if switches:
+        raise ConfigError(f"{layer.source} sets {', '.join(sorted(switches))}, a switch of the fidelity presets "
+                          "(seco/configs/fidelity/); a shipped config leaves it to method.fidelity")
+
+
+def _yaml_scalar(value: Any) -> str:
+    """``value`` as YAML writes it in a flow line (``true``, ``null``, ``10.0``, ``[1, 2]``)."""
+    return yaml.safe_dump(value, default_flow_style=True, width=10**6).removesuffix("\n...\n").strip()
+
+
+def _announce_preset_overrides(cfg: Config, fidelity: str, preset: Any, keys: Sequence[str]) -> None:
+    """Say in one line which switches of the ``fidelity`` preset the user's ``keys`` moved off its values.
+
+    ``keys`` are the dotted keys a user file or the overrides set. A switch
+    set to the preset's own value overrides nothing and is not named.
+    """
+    tree, given = OmegaConf.structured(cfg), set(keys)
+    moved = []
+    for switch, value in _leaves(_plain(preset)).items():
+        now = OmegaConf.select(tree, switch)
+        if switch in given and now != value:
+            moved.append(f"{switch}={_yaml_scalar(now)}")
+    if moved:
+        verb = "overrides" if len(moved) == 1 else "override"
+        log.info("%s %s fidelity %s", ", ".join(moved), verb, fidelity)
 
 
 def _finish(merged: Any, overrides: Sequence[str]) -> Config:
