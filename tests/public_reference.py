@@ -11,10 +11,19 @@ import torch
 import torch.nn.functional as F
 
 
-def lil_and_rectification(q, keys, tags, key_tags, tau, sigma=10.0):
-    """The public LiL with its built-in rectification. ``keys``/``key_tags``: this step's keys then the
-    queue after the push. Returns (loss, tags after rectification)."""
+def lil_and_rectification(q, k, tags, queue, queue_tags, ptr, tau, sigma=10.0):
+    """The public LiL with its built-in rectification, from the public step's own inputs: the queries ``q``,
+    this step's keys ``k`` (the projection head's unit vectors) with their ``tags``, and the full queue with
+    its tags before the push, whose next slot is ``ptr``. Returns (loss, tags after rectification).
+
+    The public step writes ``k`` into the queue as it is, at ``ptr``, and contrasts ``q`` with ``k``
+    followed by the queue after that write: each key appears twice, bit-identical, so a query whose most
+    similar key is its own loses both copies from the denominator below (shifted logit exactly 0)."""
     tags = tags.clone()
+    queue, queue_tags = queue.clone(), queue_tags.clone()
+    queue[ptr : ptr + len(k)] = k
+    queue_tags[ptr : ptr + len(k)] = tags
+    keys, key_tags = torch.cat([k, queue]), torch.cat([tags, queue_tags])
     logits = q @ keys.T / tau
     logits = logits - logits.max(dim=1, keepdim=True).values.detach()
     masked = logits.clone()

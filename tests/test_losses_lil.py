@@ -1,8 +1,10 @@
 import math
 
 import torch
+import torch.nn.functional as F
 
-from seco.method.losses import lil_floor, lil_loss
+from seco.method.losses import lil_floor, lil_loss, lil_loss_public
+from seco.method.reservoir import Reservoir
 
 KEYS = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
 KEY_TAGS = torch.tensor([1, 1, 2])
@@ -59,3 +61,34 @@ def test_floor_by_hand_and_the_loss_never_goes_below_it():
     tight = torch.tensor([[1.0, 0.0], [1.0, 0.0], [-1.0, 0.0], [-1.0, 0.0]])
     loss = lil_loss(torch.tensor([[1.0, 0.0]]), torch.tensor([1]), tight, torch.tensor([1, 1, 2, 2]), tau_l=0.1)
     assert math.isclose(loss.item(), lil_floor(torch.tensor([1]), torch.tensor([1, 1, 2, 2])).item(), abs_tol=1e-6)
+
+
+def test_public_lil_drops_both_copies_of_the_own_key_from_the_denominator():
+    """Issue 25: the public key set holds this step's key k twice (as a key and in the reservoir after the push),
+    bit-identical. Query q (tag 1) is most similar to its own k, so both copies have a shifted logit of exactly 0
+    and leave the denominator S, which sums the four older keys only. The positives are k twice (logit 0, not
+    counted) and e2, so with M = 6 keys r = L(e2) - 6 log S and the loss is -r."""
+    q = F.normalize(torch.tensor([[1.0, 0.2, 0.0]]), dim=1)
+    k = F.normalize(torch.tensor([[1.0, 0.25, 0.1]]), dim=1)
+    assert not torch.equal(F.normalize(k, dim=1), k)  # normalising it again would move the queued copy
+    older = {"e2": ([0.0, 1.0, 0.0], 1), "a": ([1.0, 0.15, -0.1], 2), "b": ([1.0, 0.1, 0.2], 0),
+             "e1": ([1.0, 0.0, 0.0], 0)}
+    pool = Reservoir(capacity=8, dim=3)
+    pool.push(torch.tensor([v for v, _ in older.values()]), torch.tensor([t for _, t in older.values()]))
+    tags = torch.tensor([1])
+    pool_keys, pool_tags = pool.snapshot_after_push(k, tags)
+    keys, key_tags = torch.cat([k, pool_keys]), torch.cat([tags, pool_tags])
+    tau = 0.08
+    loss = lil_loss_public(q, tags, keys, key_tags, tau, fired=torch.zeros(1, dtype=torch.bool))
+
+    def cos(u: list[float], v: list[float]) -> float:
+        return sum(a * b for a, b in zip(u, v)) / math.hypot(*u) / math.hypot(*v)
+
+    own = cos([1.0, 0.2, 0.0], [1.0, 0.25, 0.1])
+    shifted = {name: (cos([1.0, 0.2, 0.0], v) - own) / tau for name, (v, _) in older.items()}
+    assert max(shifted.values()) < 0  # k is the most similar key
+    denominator = sum(math.exp(v) for v in shifted.values())
+    expected = -(shifted["e2"] - 6 * math.log(denominator))
+    assert expected > 0 and math.isclose(loss.item(), expected, rel_tol=1e-4)
+    with_copy = -(shifted["e2"] - 6 * math.log(denominator + 1.0))  # the queued copy kept: S + exp(~0)
+    assert not math.isclose(loss.item(), with_copy, rel_tol=1e-2)

@@ -17,6 +17,7 @@ from seco.method.losses import lig_loss, lil_loss_public, ptc_loss, rectify_tags
 from seco.method.losses.seg import balanced_seg_loss
 from seco.method.prototypes import Prototypes
 from seco.method.pseudo_labels import token_label_map
+from seco.method.reservoir import Reservoir
 from seco.method.tags import global_tags, present_classes, public_patch_tags
 
 
@@ -25,24 +26,40 @@ def _unit(*shape: int, seed: int) -> torch.Tensor:
 
 
 def _lil_case(seed: int, clustered: bool):
+    """q, k (unit, as the projection head gives them), tags, and a full queue (tags, pointer) before the push."""
     gen = torch.Generator().manual_seed(seed)
     q = _unit(24, 8, seed=seed).requires_grad_()
-    keys = _unit(60, 8, seed=seed + 1)
+    k = F.normalize(q.detach() + 0.3 * torch.randn(24, 8, generator=gen), dim=1)  # most like their own query
     tags = torch.randint(-1, 4, (24,), generator=gen)
-    key_tags = torch.randint(-1, 4, (60,), generator=gen)
-    if clustered:  # rows of tag 1 with nearly all keys tag 1 and unlike the query: the public rule fires
-        key_tags[:58] = 1
-        keys[:58] = F.normalize(-q.detach()[:1] + 0.01 * torch.randn(58, 8, generator=gen), dim=1)
-        keys[58] = q.detach()[0]
-        key_tags[58] = 2
-        tags[0] = 1
-    return q, keys, tags, key_tags
+    queue = F.normalize(torch.randn(48, 8, generator=gen), dim=0)  # the public start, then pushed keys
+    queue[:24] = _unit(24, 8, seed=seed + 1)
+    queue_tags = torch.randint(-1, 4, (48,), generator=gen)
+    if clustered:  # nearly all keys tag 1 and unlike query 0, key 23 is query 0 with tag 2: the public rule fires
+        tags[:23], tags[23] = 1, 2
+        far = F.normalize(-q.detach()[:1] + 0.01 * torch.randn(71, 8, generator=gen), dim=1)
+        k[:23], queue[:] = far[:23], far[23:]
+        k[23] = q.detach()[0]
+        queue_tags[:] = 1
+    return q, k, tags, queue, queue_tags, 24 * (seed % 2)
+
+
+def _our_lil_keys(k, tags, queue, queue_tags, ptr):
+    """Our key set for the public LiL: this step's keys and the reservoir after their push, built by the
+    reservoir itself from the same queue."""
+    pool = Reservoir(queue.shape[0], queue.shape[1], init="public")
+    pool.load_state_dict({"keys": queue, "tags": queue_tags, "ptr": torch.tensor(ptr),
+                          "filled": torch.tensor(queue.shape[0])})
+    pool_keys, pool_tags = pool.snapshot_after_push(k, tags)
+    return torch.cat([k, pool_keys]), torch.cat([tags, pool_tags])
 
 
 def test_lil_and_its_rectification_match_the_public_code():
     for seed, clustered in ((0, False), (1, False), (2, True)):
-        q, keys, tags, key_tags = _lil_case(seed, clustered)
-        expected, expected_tags = public.lil_and_rectification(q, keys, tags, key_tags, tau=0.08)
+        q, k, tags, queue, queue_tags, ptr = _lil_case(seed, clustered)
+        expected, expected_tags = public.lil_and_rectification(q, k, tags, queue, queue_tags, ptr, tau=0.08)
+        keys, key_tags = _our_lil_keys(k, tags, queue, queue_tags, ptr)
+        own_max = (q.detach() @ k.T).argmax(dim=1) == torch.arange(24)
+        assert own_max.any()  # queries whose own key's two copies leave the denominator
         new_tags, fired = rectify_tags(q.detach(), tags, keys, key_tags, sigma=10.0, rule="public", tau=0.08)
         loss = lil_loss_public(q, tags, keys, key_tags, 0.08, fired)
         assert torch.equal(new_tags, expected_tags)
@@ -52,6 +69,28 @@ def test_lil_and_its_rectification_match_the_public_code():
         grad, = torch.autograd.grad(loss, q)
         expected_grad, = torch.autograd.grad(expected, q)
         torch.testing.assert_close(grad, expected_grad, rtol=1e-5, atol=1e-8)
+
+
+def test_the_issue_25_reproduction_gives_the_public_lil():
+    """Issue 25: the reservoir re-normalised pushed keys, moving the copy of a query's own key by an ulp, so it
+    stayed in the public LiL's denominator (0.85794). The authors' LIL_Loss on these tensors (their queue
+    holding k as it is) gives 0.82393."""
+    g = torch.Generator().manual_seed(3)
+    q = F.normalize(torch.randn(4, 8, generator=g), dim=1)
+    k = F.normalize(q + 0.3 * torch.randn(4, 8, generator=g), dim=1)
+    tags = torch.tensor([1, 1, 2, 0])
+    pool = Reservoir(capacity=8, dim=8)
+    pool.push(torch.randn(4, 8, generator=g), torch.tensor([1, 2, 0, 0]))
+    assert not torch.equal(F.normalize(k, dim=1), k)  # normalising again would move the copy
+    pool_keys, pool_tags = pool.snapshot_after_push(k, tags)
+    assert torch.equal(pool_keys[4:], k)
+    keys, key_tags = torch.cat([k, pool_keys]), torch.cat([tags, pool_tags])
+    _, fired = rectify_tags(q, tags, keys, key_tags, sigma=10.0, rule="public", tau=0.08)
+    loss = lil_loss_public(q, tags, keys, key_tags, 0.08, fired)
+    assert abs(loss.item() - 0.82393) < 5e-6
+    queue = torch.cat([pool_keys[:4], torch.zeros(4, 8)])
+    expected, _ = public.lil_and_rectification(q, k, tags, queue, pool_tags, 4, tau=0.08)
+    torch.testing.assert_close(loss, expected, rtol=1e-6, atol=1e-7)
 
 
 def test_lig_matches_the_public_code():

@@ -1,5 +1,6 @@
 
 import torch
+import torch.nn.functional as F
 
 from seco.method.reservoir import Reservoir
 
@@ -103,3 +104,23 @@ def test_loading_a_state_restores_the_held_count():
     fresh = Reservoir(capacity=6, dim=2)
     fresh.load_state_dict(pool.state_dict())
     assert fresh.snapshot()[1].tolist() == [1, 1, 1]
+
+
+def test_unit_keys_are_stored_bit_for_bit():
+    """The step's keys come unit-length from the projection head; normalising them again moves some by an ulp,
+    and the public LiL tells a query's own key from its queued copy by exact equality (issue 25)."""
+    keys = F.normalize(torch.randn(32, 16, generator=torch.Generator().manual_seed(0)), dim=1)
+    assert not torch.equal(F.normalize(keys, dim=1), keys)
+    tags = torch.arange(32) % 3
+    pool = Reservoir(capacity=64, dim=16)
+    preview, _ = pool.snapshot_after_push(keys, tags)
+    pool.push(keys, tags)
+    assert torch.equal(preview, keys) and torch.equal(pool.snapshot()[0], keys)
+
+
+def test_a_push_into_the_public_start_leaves_the_other_random_keys_as_they_were():
+    pool = Reservoir(capacity=12, dim=2, init="public")
+    start = pool.keys.clone()
+    pool.push(_keys(3), torch.tensor([1, 2, 3]))
+    assert torch.equal(pool.keys[3:], start[3:])  # still normalised across entries, not per key
+    torch.testing.assert_close(pool.keys[:3].norm(dim=1), torch.ones(3))

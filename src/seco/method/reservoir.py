@@ -9,8 +9,23 @@ from torch import Tensor, nn
 from seco.labels import UNCERTAIN
 from seco.method.collective import gather_from_all
 
-__all__ = ["Reservoir"]
+__all__ = ["Reservoir", "unit_keys"]
 
+UNIT_TOLERANCE = 1e-3
+"""A key whose norm is within this of 1 is taken as already normalised and stored bit for bit."""
+
+
+def unit_keys(keys: Tensor) -> Tensor:
+    """(n, D) keys of unit length: rows already unit (within :data:`UNIT_TOLERANCE`) kept as they are, bit for
+    bit, the others L2-normalised.
+
+    Normalising a unit vector again moves it by about an ulp. The public LiL
+    drops every key whose shifted logit is exactly 0, including both copies of
+    a query's own key (this step's key and the copy just pushed), so the
+    queued copy must be the very tensor the step used (issue 25).
+    """
+    unit = (keys.norm(dim=1, keepdim=True) - 1.0).abs() <= UNIT_TOLERANCE
+    return torch.where(unit, keys, F.normalize(keys, dim=1))
 
 
 class Reservoir(nn.Module):
@@ -77,19 +92,20 @@ class Reservoir(nn.Module):
 
         Under torchrun the keys and tags of every process are gathered first
         (rank order), so the reservoir is global and the same in every
-        process. Keys are detached and L2-normalised per vector. They are
-        written in order, wrapping around the end of the buffer; when more keys
+        process. Keys are detached and stored as :func:`unit_keys` gives them:
+        the step's own normalised keys unchanged, bit for bit, any other key
+        L2-normalised. They are written in order, wrapping around the end of the buffer; when more keys
         than the capacity arrive only the newest ``capacity`` are kept.
         """
         if keys.ndim != 2 or tags.shape != keys.shape[:1]:
             raise ValueError(f"need keys (n, D) and tags (n,), got {tuple(keys.shape)} and {tuple(tags.shape)}")
-        keys = gather_from_all(F.normalize(keys.detach().to(self.keys), dim=1))
+        keys = gather_from_all(unit_keys(keys.detach().to(self.keys)))
         tags = gather_from_all(tags.to(self.tags))
         self.keys, self.tags, self.ptr, self.filled = self._pushed(keys, tags)
         self._held = min(self._held + keys.shape[0], self.capacity)
 
     def _pushed(self, keys: Tensor, tags: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """New ``(keys, tags, ptr, filled)`` buffers after writing normalised ``keys`` with ``tags``."""
+        """New ``(keys, tags, ptr, filled)`` buffers after writing unit ``keys`` with ``tags``."""
         keys, tags = keys[-self.capacity :], tags[-self.capacity :]
         n = keys.shape[0]
         slots = (self.ptr + torch.arange(n, device=self.keys.device)) % self.capacity
@@ -110,9 +126,10 @@ class Reservoir(nn.Module):
         """What :meth:`snapshot` would return after ``push(keys, tags)``, without pushing.
 
         The public code's LiL reads the queue after the current keys entered it
-        (so they appear twice among its keys: as this step's keys and in the queue).
+        (so they appear twice among its keys: as this step's keys and in the queue,
+        bit-identical: see :func:`unit_keys`).
         """
-        keys = gather_from_all(F.normalize(keys.detach().to(self.keys), dim=1))
+        keys = gather_from_all(unit_keys(keys.detach().to(self.keys)))
         tags = gather_from_all(tags.to(self.tags))
         new_keys, new_tags, _, _ = self._pushed(keys, tags)
         held = min(self._held + keys.shape[0], self.capacity)
