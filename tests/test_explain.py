@@ -6,10 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from seco.cli import main
-from seco.engine.explain import find_mask, grid_boxes, patch_view
+from seco.engine.eval_data import eval_dataset
+from seco.engine.explain import _read_inputs, explain_cams, find_mask, grid_boxes, image_tensor, patch_view
+from seco.engine.inference import predict_scores
 from seco.engine.restore import load_trained
 
 
@@ -61,3 +64,32 @@ def test_explain_names_a_mask_of_the_wrong_size(tiny_checkpoint: Path, tmp_path:
     Image.fromarray(np.zeros((30, 50), np.uint8)).save(mask)
     assert main(["explain", str(image), "--checkpoint", str(tiny_checkpoint), "--mask", str(mask)]) == 1
     assert "m.png" in capsys.readouterr().err
+
+
+def test_explain_and_evaluate_draw_identical_cams(tiny_checkpoint: Path) -> None:
+    """Issue 25: explain drew CAMs at the training step's method.cam.scales (one scale, no flip, for the
+    synthetic config) while evaluate uses eval.cam_scales with flips. Both now go through one inference."""
+    trained = load_trained(tiny_checkpoint)
+    cfg = trained.cfg
+    assert list(cfg.eval.cam_scales) != list(cfg.method.cam.scales)  # the two inferences would differ
+    dataset = eval_dataset(cfg, cfg.eval.split, trained.class_names)
+    item = dataset[0]
+    rgb, _ = _read_inputs(dataset.records[0].image, None, len(trained.class_names), cfg.eval.max_side)
+    image = image_tensor(rgb, "cpu")
+    assert torch.equal(image, item["image"][None])  # explain reads the very pixels evaluate reads
+    cams, labels = explain_cams(trained, image)
+    evaluated = predict_scores(trained.net, item["image"][None], labels, None, cfg, ("cam",))["cam"]
+    assert labels.sum() >= 1 and cams.abs().sum() > 0
+    assert torch.equal(cams, evaluated[:, 1:])  # channel 0 is evaluate's constant background score
+
+
+def test_explain_says_how_it_inferred_the_cams(tiny_checkpoint: Path, synthetic_root: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    name = (synthetic_root / "ImageSets" / "Segmentation" / "val.txt").read_text().split()[0]
+    source = next((synthetic_root / "JPEGImages").glob(f"{name}.*"))
+    image = tmp_path / source.name  # no mask next to it: the tags come from CAMs
+    image.write_bytes(source.read_bytes())
+    assert main(["explain", str(image), "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "f.png")]) == 0
+    err = capsys.readouterr().err
+    assert "checkpoint: CAM inference: scales 1, 0.5, 0.75, 1.5 with flips, background score 0.45" in err
+    assert "tag thresholds 0.7 (class) / 0.25 (background)" in err

@@ -7,13 +7,17 @@ student after the projection head: q = O(g(x)) of eq. 2, the class token the
 contrast losses act on. Each patch gets a tag by the method's own rule
 (:func:`seco.method.tags.patch_tags`, Sec. 3.3): from the ground-truth mask
 when there is one, else from the checkpoint's CAMs for the classes its
-classifier predicts. Where the checkpoint has global-teacher prototypes
-(eq. 3), the cosine similarity of every patch to every prototype is kept too:
-the right half of the paper's Fig. 6.
+classifier predicts, inferred as ``seco evaluate`` and ``export-masks`` infer
+them (:func:`seco.engine.inference.inference_cams`: ``eval.cam_scales``,
+``eval.cam_flip``, ``method.cam.flip_merge``, ``relu_after_resize``), and the
+command says which inference that was, as the reports do. Where the checkpoint
+has global-teacher prototypes (eq. 3), the cosine similarity of every patch to
+every prototype is kept too: the right half of the paper's Fig. 6.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +31,17 @@ from torch import Tensor
 from seco.data.errors import DataError
 from seco.data.files import check_class_ids, check_mask_size, read_image, read_index_png
 from seco.engine.checkpoint import CheckpointError
+from seco.engine.inference import cam_inference_record, inference_cam_config, inference_cams
 from seco.engine.restore import Trained, load_trained
 from seco.labels import IGNORE_INDEX, UNCERTAIN
-from seco.method.cam import multiscale_cams
 from seco.method.pseudo_labels import tag_mask
 from seco.method.tags import patch_tags
+from seco.report.tables import cam_inference_line
 
-__all__ = ["Box", "PatchView", "explain_image", "find_mask", "grid_boxes", "patch_view"]
+__all__ = ["Box", "PatchView", "cam_inference_note", "explain_cams", "explain_image", "find_mask", "grid_boxes",
+           "image_tensor", "patch_view"]
+
+log = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]  # y0, y1, x0, x1
 
@@ -72,14 +80,38 @@ def _cells(tensor: Tensor, boxes: list[Box], size: int, mode: str) -> Tensor:
                       for y0, y1, x0, x1 in boxes])
 
 
+def image_tensor(rgb: np.ndarray, device: torch.device | str) -> Tensor:
+    """(1, 3, H, W) float RGB in [0, 1] of an (H, W, 3) uint8 image, as the data sets give it to the model."""
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float().div(255).to(device)
+
+
 @torch.no_grad()
-def _cam_tag_mask(trained: Trained, image: Tensor) -> Tensor:
-    """(1, H, W) tag mask from the CAMs of the classes the classifier predicts (the top one at least)."""
-    net, cam_cfg = trained.net, trained.cfg.method.cam
+def explain_cams(trained: Trained, image: Tensor) -> tuple[Tensor, Tensor]:
+    """The (1, K, H, W) CAMs of the classes the classifier predicts (the top one at least), and those labels (1, K).
+
+    They come from :func:`seco.engine.inference.inference_cams`, the one CAM
+    inference of ``seco evaluate``, ``export-masks`` and the background-score
+    sweep, not from the training step's ``method.cam.scales``.
+    """
+    net = trained.net
     logits = net(image, with_seg=False).logits
     labels = (logits > 0).float()
     labels[0, logits[0].argmax()] = 1.0
-    cam, _ = multiscale_cams(net.cams, image, labels, list(cam_cfg.scales), cam_cfg.flip, image.shape[-2:])
+    return inference_cams(net, image, labels, trained.cfg), labels
+
+
+def cam_inference_note(trained: Trained) -> str:
+    """The line that says how :func:`explain_cams` inferred a checkpoint's CAMs, in the reports' words."""
+    cam, record = inference_cam_config(trained.cfg), cam_inference_record(trained.cfg)
+    return (f"{cam_inference_line({'cam_inference': record})}; tag thresholds {cam.high_thr:g} (class) / "
+            f"{cam.low_thr:g} (background)")
+
+
+@torch.no_grad()
+def _cam_tag_mask(trained: Trained, image: Tensor) -> Tensor:
+    """(1, H, W) tag mask from :func:`explain_cams`."""
+    cam_cfg = trained.cfg.method.cam
+    cam, _ = explain_cams(trained, image)
     height, width = image.shape[-2:]
     box = torch.tensor([[0, height, 0, width]], device=image.device)
     return tag_mask(cam, cam_cfg.high_thr, cam_cfg.low_thr, box)
@@ -94,7 +126,7 @@ def patch_view(trained: Trained, rgb: np.ndarray, grid: int, mask: np.ndarray | 
     """
     net, dec = trained.net, trained.cfg.method.decomposition
     device = next(net.parameters()).device
-    image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float().div(255).to(device)
+    image = image_tensor(rgb, device)
     boxes = grid_boxes(*rgb.shape[:2], grid)
     embeddings = net.embed(_cells(image, boxes, dec.patch_size, "bilinear"))
     if mask is not None:
@@ -143,7 +175,8 @@ def explain_image(image: Path, checkpoints: Mapping[str, Path], out: Path, grid:
     side into ``out``; returns the PNG path.
 
     The mask is ``mask_path`` or, when not given, found by :func:`find_mask` with
-    the first checkpoint's ``data.mask_dir``; without one, tags come from CAMs.
+    the first checkpoint's ``data.mask_dir``; without one, tags come from CAMs
+    (:func:`explain_cams`), and one line per checkpoint says how they were inferred.
 
     Raises:
         CheckpointError: the checkpoints were trained on different classes.
@@ -163,5 +196,8 @@ def explain_image(image: Path, checkpoints: Mapping[str, Path], out: Path, grid:
         raise DataError(f"{image}: a {grid} x {grid} grid does not fit its {rgb.shape[1]} x {rgb.shape[0]} pixels")
     views = {f"{title} ({t.cfg.name}, iteration {t.iteration})": patch_view(t, rgb, grid, mask)
              for title, t in trained.items()}
+    if mask is None:
+        for title, t in trained.items():
+            log.info("%s: %s", title, cam_inference_note(t))
     return patch_view_figure(rgb, grid_boxes(*rgb.shape[:2], grid), views, first.class_names, out,
                              projection, seed=first.cfg.seed)

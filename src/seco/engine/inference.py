@@ -14,6 +14,7 @@ prediction and whose channel-normalised values feed the dense CRF.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -25,8 +26,8 @@ from seco.method.par import PAR
 from seco.method.pseudo_labels import refine_scores
 from seco.model import SeCoNet
 
-__all__ = ["OUTPUTS", "cam_scores", "inference_cam_config", "inference_cams", "mask_scores", "predict_scores",
-           "seg_scores"]
+__all__ = ["OUTPUTS", "cam_inference_record", "cam_scores", "inference_cam_config", "inference_cams", "mask_scores",
+           "predict_scores", "seg_scores"]
 
 OUTPUTS = ("cam", "mask", "seg")
 
@@ -36,6 +37,13 @@ def inference_cam_config(cfg: Config) -> CAMConfig:
     cam = cfg.method.cam
     return replace(cam, scales=list(cfg.eval.cam_scales or cam.scales),
                    flip=cam.flip if cfg.eval.cam_flip is None else cfg.eval.cam_flip)
+
+
+def cam_inference_record(cfg: Config) -> dict[str, Any]:
+    """What :func:`inference_cams` uses, as a metrics document records it (``cam_inference``): scales, flip and
+    the background score of the ``cam`` output."""
+    cam = inference_cam_config(cfg)
+    return {"scales": list(cam.scales), "flip": cam.flip, "bkg_thr": cam.bkg_thr}
 
 
 @torch.no_grad()
