@@ -105,31 +105,32 @@ class PAR(nn.Module):
     def forward(self, rgb: Tensor, probs: Tensor) -> Tensor:
         """Refine ``probs`` (B,C,H,W) guided by the image ``rgb`` (B,3,H,W) of the same size.
 
-        On a CPU the images go through in blocks whose maps fit in a core's
-        cache (:func:`_images_per_block`), each block through every
-        iteration. Every pixel's arithmetic is that of a loop over shifted
+        The affinity is computed for the whole batch at once; then, on a CPU,
+        the images go through in blocks whose maps fit in a core's cache
+        (:func:`_images_per_block`), each block through every iteration.
+        Every pixel's arithmetic is that of a loop over shifted
         views of the whole batch (the M terms accumulate in offset order from
         zero), so the result is bitwise the same. Memory stays
         O(B * C * H * W), not O(B * C * M * H * W).
         """
         if rgb.shape[-2:] != probs.shape[-2:]:
             raise ValueError(f"PAR needs rgb and probs of one size, got {tuple(rgb.shape)} and {tuple(probs.shape)}")
-        rgb = rgb.to(probs.dtype)
-        step = _images_per_block(probs, self.padding)
+        pad = self.padding
+        weights = F.pad(self.affinity(rgb.to(probs.dtype)), [pad, pad]).flatten(2)  # (B, M, L), on the padded rows
+        step = _images_per_block(probs, pad)
         if step >= probs.shape[0]:
-            return self._refine(rgb, probs)
-        return torch.cat([self._refine(r, p) for r, p in zip(rgb.split(step), probs.split(step))])
+            return self._refine(weights, probs)
+        return torch.cat([self._refine(w, p) for w, p in zip(weights.split(step), probs.split(step))])
 
-    def _refine(self, rgb: Tensor, probs: Tensor) -> Tensor:
+    def _refine(self, weights: Tensor, probs: Tensor) -> Tensor:
         """``num_iter`` steps ``P(i) <- sum_j a(i, j) P(j)``, one multiply-add per offset over :meth:`neighbours`."""
-        width, pad = probs.shape[-1], self.padding
-        weights = F.pad(self.affinity(rgb), [pad, pad]).flatten(2).split(1, dim=1)  # M of (B, 1, L)
+        weights_per_offset = weights.split(1, dim=1)
         for _ in range(self.num_iter):
             centre, around = self.neighbours(probs)
             refined = centre.new_zeros(centre.shape)
-            for weight, neighbour in zip(weights, around):
+            for weight, neighbour in zip(weights_per_offset, around):
                 refined.addcmul_(weight, neighbour)
-            probs = interior(refined, width, pad)
+            probs = interior(refined, probs.shape[-1], self.padding)
         return probs.contiguous()
 
 
