@@ -1,5 +1,6 @@
 """Tests of seco.method.pseudo_labels: segmentation pseudo labels, aux label map, tag mask."""
 
+import pytest
 import torch
 
 from seco.method.par import PAR
@@ -92,6 +93,27 @@ def test_refine_scores_masks_absent_channels_and_keeps_probabilities():
         assert probs[0, 2].abs().max() == 0 and probs[1, 1:].abs().max() == 0
     unrefined = refine_scores(scores, rgb, present, None)
     torch.testing.assert_close(unrefined[0, [0, 1, 3]], scores[0, [0, 1, 3]].softmax(0))
+
+
+@pytest.mark.parametrize("size", [(16, 12), (96, 96)])
+def test_maps_of_one_image_share_its_affinity_and_match_one_batch(size):
+    """Two score maps per image (G, B, C, H, W) share the resized image and PAR's affinity, and match one call on
+    the 2B maps with the image repeated (the layout before; 16 x 12 takes the CPU's other resize kernel). Within
+    float rounding: on several threads the softmax of B images' affinities may round a last bit otherwise than that
+    of 2B (bitwise equal on one thread)."""
+    generator = torch.Generator().manual_seed(3)
+    cam = torch.rand(5, 3, *size, generator=generator)
+    rgb = torch.rand(5, 3, *size, generator=generator)
+    present = torch.rand(5, 4, generator=generator) > 0.4
+    present[:, 0] = True
+    scores = torch.stack([with_background(cam, HIGH), with_background(cam, LOW)])
+    for par in (None, PAR(dilations=[1, 2, 4], num_iter=5)):
+        together = refine_scores(scores, rgb, present, par, downscale=2)
+        batched = refine_scores(scores.flatten(0, 1), rgb.repeat(2, 1, 1, 1), present.repeat(2, 1), par, downscale=2)
+        assert together.shape == (2, 5, 4, *size)
+        torch.testing.assert_close(together.flatten(0, 1), batched, rtol=1e-6, atol=1e-7)
+        if torch.get_num_threads() == 1:
+            assert torch.equal(together.flatten(0, 1), batched)
 
 
 def test_pseudo_labels_batched_per_image_boxes():

@@ -48,32 +48,43 @@ def crop_mask(crop_box: Tensor, height: int, width: int, device: torch.device | 
 
 
 def refine_scores(scores: Tensor, rgb: Tensor, present: Tensor, par: PAR | None, downscale: int = 2) -> Tensor:
-    """Class probabilities from scores, refined by PAR (recipe step 2, one map).
+    """Class probabilities from scores, refined by PAR (recipe step 2, one map or several per image).
 
     The scores and the image are resized to ``1/downscale`` (bilinear), the
     softmax is taken over the present channels only (absent ones get
     probability 0), PAR refines the probabilities and they are upsampled back
     to the input size. With ``par=None``: the masked softmax at full size.
+    Several maps of each image (``scores`` (G,B,C,H,W)) share its resized
+    copy and PAR's affinity, and come out as from one call on the G*B maps
+    with the image repeated: the resizes keep that call's layout (a CPU's
+    bilinear resize rounds differently for other channel counts), so only the
+    affinity's softmax over B instead of G*B images may round a last bit
+    otherwise on several threads.
 
     Args:
-        scores: (B,C,H,W), e.g. :func:`with_background` of normalised CAMs.
+        scores: (B,C,H,W), e.g. :func:`with_background` of normalised CAMs, or (G,B,C,H,W).
         rgb: (B,3,H,W) image in [0, 1].
         present: (B,C) bool, the channels that may win (background included).
         par: the refiner, or None.
         downscale: ``PARConfig.downscale``.
 
     Returns:
-        (B,C,H,W) probabilities summing to 1 over C.
+        probabilities of the shape of ``scores``, summing to 1 over C.
     """
-    height, width = scores.shape[-2:]
+    batch, channels, height, width = scores.shape[-4:]
+    maps = scores.reshape(-1, channels, height, width)  # (G*B, C, H, W), map-major
+    groups = maps.shape[0] // batch
     if par is not None:
         small = (height // downscale, width // downscale)
-        scores = F.interpolate(scores, size=small, mode="bilinear", align_corners=False)
-        rgb = F.interpolate(rgb.to(scores.dtype), size=small, mode="bilinear", align_corners=False)
-    probs = scores.masked_fill(~present.to(scores.device)[:, :, None, None], float("-inf")).softmax(dim=1)
-    if par is None:
-        return probs
-    return F.interpolate(par(rgb, probs), size=(height, width), mode="bilinear", align_corners=False)
+        maps = F.interpolate(maps, size=small, mode="bilinear", align_corners=False)
+        rgb = F.interpolate(rgb.to(maps.dtype), size=small, mode="bilinear", align_corners=False)
+    absent = ~present.to(maps.device).repeat(groups, 1)[:, :, None, None]
+    probs = maps.masked_fill(absent, float("-inf")).softmax(dim=1)
+    if par is not None:
+        by_image = probs.unflatten(0, (groups, batch)).transpose(0, 1).flatten(1, 2)  # (B, G*C, h, w)
+        refined = par(rgb, by_image).unflatten(1, (groups, channels)).transpose(0, 1).flatten(0, 1)
+        probs = F.interpolate(refined, size=(height, width), mode="bilinear", align_corners=False)
+    return probs.view(scores.shape)
 
 
 @torch.no_grad()
@@ -93,7 +104,7 @@ def segmentation_pseudo_labels(
     the CAMs (:func:`with_background`), take the softmax over the background
     and the present classes (absent classes are excluded, as in the public
     recipe), refine with PAR at ``1/downscale`` and take the argmax at full
-    size (:func:`refine_scores`; both maps in one batched call). Then per pixel:
+    size (:func:`refine_scores`; both maps in one call, sharing the affinity). Then per pixel:
 
     * the high map's class where it is foreground;
     * 0 where both maps say background;
@@ -118,10 +129,10 @@ def segmentation_pseudo_labels(
     """
     batch, _, height, width = cam.shape
     present = labels.to(cam.device) > 0 if labels is not None else cam.flatten(2).amax(dim=2) > 0
-    present = torch.cat([present.new_ones(batch, 1), present], dim=1).repeat(2, 1)
-    scores = torch.cat([with_background(cam, high_thr), with_background(cam, low_thr)], dim=0)
-    probs = refine_scores(scores, rgb.repeat(2, 1, 1, 1), present, par, downscale)
-    high, low = probs.max(dim=1).indices.chunk(2, dim=0)  # max().indices: argmax over channels is ~10x slower on CPUs
+    present = torch.cat([present.new_ones(batch, 1), present], dim=1)
+    scores = torch.stack([with_background(cam, high_thr), with_background(cam, low_thr)])  # (2,B,K+1,H,W)
+    probs = refine_scores(scores, rgb, present, par, downscale)
+    high, low = probs.max(dim=2).indices  # max().indices: argmax over channels is ~10x slower on CPUs
     pseudo = torch.where(high > 0, high, torch.where(low > 0, IGNORE_INDEX, 0))
     return pseudo.masked_fill(~crop_mask(crop_box, height, width, cam.device), IGNORE_INDEX)
 
