@@ -49,6 +49,21 @@ def tiny_overrides(root: Path, out: Path, iterations: int = 3) -> list[str]:
 
 
 
+def tensorboard_events(tb: Path) -> tuple[dict[str, list[int]], dict[str, list[tuple[int, int, int]]]]:
+    """Scalar tag -> steps and image tag -> (step, height, width) of every event file under ``tb``."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    scalars: dict[str, list[int]] = {}
+    images: dict[str, list[tuple[int, int, int]]] = {}
+    for events in sorted(tb.glob("events.out.tfevents.*")):
+        acc = EventAccumulator(str(events), size_guidance={"scalars": 0, "images": 0})
+        acc.Reload()
+        for tag in acc.Tags()["scalars"]:
+            scalars.setdefault(tag, []).extend(e.step for e in acc.Scalars(tag))
+        for tag in acc.Tags()["images"]:
+            images.setdefault(tag, []).extend((e.step, e.height, e.width) for e in acc.Images(tag))
+    return scalars, images
+
 
 SECO = [sys.executable, "-m", "seco.cli"]
 

@@ -22,8 +22,8 @@ from support import TINY_MODEL, assert_clean_error, run_seco, tiny_overrides
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Path) -> Path:
     out = tmp_path_factory.mktemp("demo") / "run"
-    assert main(["demo", "--out", str(out), *tiny_overrides(synthetic_root, out)]) == 0
-    return out
+    assert main(["demo", "--only", "seco", "--out", str(out), *tiny_overrides(synthetic_root, out)]) == 0
+    return out / "seco"
 
 
 def test_demo_writes_config_checkpoint_metrics_and_overlays(demo_run: Path, capsys: pytest.CaptureFixture) -> None:
@@ -178,13 +178,13 @@ def test_a_limited_evaluation_says_so_in_every_heading_and_figure(
 ) -> None:
     import seco.report.plots as plots
 
-    titles, real_save = [], plots._save
+    titles, real_save = [], plots.save_figure
 
     def recording(fig: object, path: object) -> Path:
         titles.append(fig._suptitle.get_text() if fig._suptitle else fig.axes[0].get_title())
         return real_save(fig, path)
 
-    monkeypatch.setattr(plots, "_save", recording)
+    monkeypatch.setattr(plots, "save_figure", recording)
     assert main(["evaluate", "--checkpoint", str(demo_run / "last.pt"), "--out", str(tmp_path),
                  "eval.max_images=3"]) == 0
     label = "val, first 3 of 8 images"

@@ -13,9 +13,11 @@ from seco.report.metrics import segmentation_metrics
 from seco.report.plots import (
     CamSample,
     cam_grid,
+    cam_grid_figure,
     cam_overlay,
     colorize,
     confusion_ratio_bars,
+    figure_rgb,
     per_class_iou_bars,
     prototype_similarity_heatmap,
     tsne_embeddings,
@@ -85,13 +87,13 @@ def _figures(monkeypatch: pytest.MonkeyPatch) -> list:
     """Collect every figure the plot functions save."""
     import seco.report.plots as plots
 
-    saved, real_save = [], plots._save
+    saved, real_save = [], plots.save_figure
 
     def keep(fig: object, path: object) -> Path:
         saved.append(fig)
         return real_save(fig, path)
 
-    monkeypatch.setattr(plots, "_save", keep)
+    monkeypatch.setattr(plots, "save_figure", keep)
     return saved
 
 
@@ -135,3 +137,18 @@ def test_cam_grid_keeps_a_ground_truth_class_whose_cam_is_all_zero(
     assert titles[:5] == ["image", "ground truth", "CAM: boat", "CAM: horse (all zero)", "Segmentation"]
     legend = figures[0].legends[0]
     assert [t.get_text() for t in legend.get_texts()] == ["background", "boat", "horse"]
+
+
+def test_cam_grid_draws_the_pseudo_mask_and_the_segmentation_and_renders_for_tensorboard() -> None:
+    label = np.zeros((16, 16), np.int64)
+    label[2:6, 2:6] = 1
+    seg = label.copy()
+    seg[10:14, 10:14] = 2  # horse: only in the segmentation, yet named in the legend
+    sample = CamSample(image(), label, label, cams={1: RNG.random((16, 16))}, pred_title="Pseudo-label mask",
+                       more_preds={"Segmentation": seg})
+    fig = cam_grid_figure([sample], NAMES, PALETTE, title="iteration 10")
+    titles = [ax.get_title() for ax in fig.axes if ax.images]
+    assert titles == ["image", "ground truth", "CAM: boat", "Pseudo-label mask", "Segmentation"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["background", "boat", "horse"]
+    rgb = figure_rgb(fig)
+    assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3 and min(rgb.shape[:2]) > 100

@@ -44,9 +44,13 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="generate the synthetic benchmark, train SeCo, evaluate, print the table")
-    demo.add_argument("--out", default=None, help="run folder (default runs/demo)")
-    demo.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in the run folder")
+    demo = sub.add_parser("demo", help="generate the synthetic benchmark, train the CAM baseline and SeCo from the "
+                                       "same start, print and write them side by side")
+    demo.add_argument("--out", default=None, help="demo folder, the runs in OUT/baseline and OUT/seco "
+                                                  "(default runs/demo)")
+    demo.add_argument("--only", choices=["baseline", "seco"], default=None,
+                      help="train and report this one run only (seco: the single-run demo)")
+    demo.add_argument("--fresh", action="store_true", help="train again instead of reusing the runs in the folder")
     demo.add_argument("--allow-config-change", action="store_true", help=ALLOW_CHANGE_HELP)
     _add_config_args(demo)
 

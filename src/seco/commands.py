@@ -17,16 +17,8 @@ if TYPE_CHECKING:
 __all__ = ["run_command"]
 
 
-def _with_out(cfg: Config, out: str | None) -> Config:
-    return dataclasses.replace(cfg, out_dir=out) if out else cfg
-
-
-def _default_outputs(cfg: Config) -> tuple[str, ...]:
-    """What an evaluation measures unless told: a full-supervision run has no trained CAMs, only its seg head."""
-    return ("seg",) if cfg.train.supervision == "full" else ("cam", "mask", "seg")
-
-
 def _train_and_report(cfg: Config, fresh: bool, skip_eval: bool = False, allow_config_change: bool = False) -> Path:
+    from seco.engine.evaluate import default_outputs
     from seco.engine.restore import load_trained
     from seco.engine.train import train
 
@@ -37,14 +29,17 @@ def _train_and_report(cfg: Config, fresh: bool, skip_eval: bool = False, allow_c
               f"({result.images_per_second:.1f} img/s); checkpoint {result.checkpoint}")
     if not skip_eval:
         trained = load_trained(result.checkpoint)
-        _evaluate_into(trained, cfg.eval.split, _default_outputs(cfg), cfg.eval.crf, Path(cfg.out_dir),
-                       train_seconds=result.seconds if result.iterations else None)
+        _evaluate_into(trained, cfg.eval.split, default_outputs(cfg), cfg.eval.crf, Path(cfg.out_dir),
+                       train_seconds=result.seconds if result.iterations else None, tensorboard=True)
     return result.checkpoint
 
 
 def _evaluate_into(trained: Trained, split: str, outputs: tuple[str, ...], crf: bool, out_dir: Path,
-                   train_seconds: float | None = None) -> None:
+                   train_seconds: float | None = None, tensorboard: bool = False) -> None:
+    """Evaluate, print the tables and write the report into ``out_dir``; with ``tensorboard`` (``out_dir`` is the
+    run's folder) also log the scores and overlays into its TensorBoard at the checkpoint's iteration."""
     from seco.engine.bad_samples import BadSampleLog, evaluation_list
+    from seco.engine.eval_log import log_final_evaluation
     from seco.engine.evaluate import evaluate
     from seco.engine.run_report import write_run_report
     from seco.report.ceiling import run_setting
@@ -73,6 +68,8 @@ def _evaluate_into(trained: Trained, split: str, outputs: tuple[str, ...], crf: 
               f"mask pixel (masks are read from data.mask_dir={cfg.data.mask_dir!r}); no report written")
         return
     print(write_run_report(trained, evaluation, out_dir))
+    if tensorboard:
+        log_final_evaluation(out_dir, evaluation, trained.class_names, trained.iteration)
 
 
 def _check_data(cfg: Config, split: str | None, workers: int) -> None:
@@ -130,6 +127,43 @@ def _bench(args: argparse.Namespace) -> None:
         print(f"wrote {args.out / 'sensitivity.json'} and {args.out / 'sensitivity.png'}")
 
 
+def _demo(args: argparse.Namespace) -> None:
+    """``seco demo``: the CAM baseline and SeCo side by side (:mod:`seco.bench.demo`), or one of them (``--only``)."""
+    from seco.bench.demo import demo_configs, run_demo
+
+    start = time.perf_counter()
+    folder, cfgs = demo_configs(args.config, args.overrides, args.out)
+    data = cfgs["seco"].data
+    if data.format == "synthetic":
+        from seco.data import ensure_synthetic
+
+        print(f"synthetic co-occurrence benchmark: {ensure_synthetic(data)} ({time.perf_counter() - start:.1f} s)")
+    demo = run_demo(folder, cfgs, args.only, args.fresh, args.allow_config_change)
+    print(demo.text)
+    if demo.figure is not None:
+        print(f"figure: {demo.figure}")
+    print(f"demo finished in {time.perf_counter() - start:.0f} s; see {demo.report}")
+
+
+def _compare_figure(runs: list[Path], out: Path) -> Path | None:
+    """``seco compare A B``: the side-by-side CAMs of the two runs' checkpoints; None (said why) otherwise."""
+    from seco.engine.checkpoint import LAST
+    from seco.engine.context_cams import FIGURE, runs_side_by_side
+    from seco.report.report import run_names
+
+    if len(runs) != 2:
+        return None
+    missing = [str(run / LAST) for run in runs if not (run / LAST).is_file()]
+    if missing:
+        print(f"no side-by-side CAM figure: it draws the checkpoints of both runs, and {', '.join(missing)} "
+              "is missing")
+        return None
+    figure = runs_side_by_side(dict(zip(run_names(runs), runs)), out / FIGURE)
+    if figure is None:
+        print("no side-by-side CAM figure: no image of the split shows a class with its co-occurring context")
+    return figure
+
+
 def _pretrain(args: argparse.Namespace) -> None:
     from seco.engine.pretrain import pretrain, summarize
     from seco.engine.pretrain_settings import PretrainSettings
@@ -147,19 +181,12 @@ def run_command(args: argparse.Namespace) -> int:
     """Dispatch a parsed command line; returns the process exit code."""
     command = args.command
     if command == "demo":
-        cfg = _with_out(load_config(args.config, args.overrides), args.out)
-        start = time.perf_counter()
-        if cfg.data.format == "synthetic":
-            from seco.data import ensure_synthetic
-
-            print(f"synthetic co-occurrence benchmark: {ensure_synthetic(cfg.data)} "
-                  f"({time.perf_counter() - start:.1f} s)")
-        _train_and_report(cfg, args.fresh, allow_config_change=args.allow_config_change)
-        print(f"demo finished in {time.perf_counter() - start:.0f} s; see {cfg.out_dir}/report.md")
+        _demo(args)
     elif command == "train":
         cfg = load_config(args.config, args.overrides)
         _train_and_report(cfg, args.fresh, skip_eval=args.no_eval, allow_config_change=args.allow_config_change)
     elif command == "evaluate":
+        from seco.engine.evaluate import default_outputs
         from seco.engine.restore import load_trained
 
         dist.init_distributed("auto")  # under torchrun, ranks share the split
@@ -167,7 +194,7 @@ def run_command(args: argparse.Namespace) -> int:
         split = args.split or trained.cfg.eval.split
         out = args.out or args.checkpoint.parent / f"eval-{split}"
         outputs = (tuple(o.strip() for o in args.outputs.split(",") if o.strip()) if args.outputs
-                   else _default_outputs(trained.cfg))
+                   else default_outputs(trained.cfg))
         _evaluate_into(trained, split, outputs, trained.cfg.eval.crf, out)
     elif command == "export-masks" and args.format == "voc-test":
         from seco.engine.restore import load_trained
@@ -209,7 +236,7 @@ def run_command(args: argparse.Namespace) -> int:
     elif command == "compare":
         from seco.report.report import compare_runs
 
-        print(f"comparison written to {compare_runs(args.runs, args.out)}")
+        print(f"comparison written to {compare_runs(args.runs, args.out, figure=_compare_figure(args.runs, args.out))}")
     elif command == "pretrain":
         _pretrain(args)
     elif command == "make-synthetic":

@@ -11,12 +11,14 @@ from typing import Any
 import yaml
 
 from seco.config import Config, config_diff
+from seco.engine.eval_log import log_final_evaluation
 from seco.engine.evaluate import evaluate
+from seco.engine.inference import OUTPUTS
 from seco.engine.restore import load_trained
 from seco.engine.run_report import write_run_report
 from seco.engine.train import train
 
-__all__ = ["run_once", "scoring_config"]
+__all__ = ["finished", "run_once", "scoring_config"]
 
 RESULT = "metrics.json"
 RECORDED = ("model.weights_sha256", "model.weights_tensors")
@@ -28,7 +30,7 @@ def scoring_config(trained: Config, cfg: Config) -> Config:
     return replace(trained, eval=cfg.eval)
 
 
-def _finished(cfg: Config) -> bool:
+def finished(cfg: Config) -> bool:
     """Whether ``cfg.out_dir`` holds the metrics of a run made with this config (up to what a run records:
     the sha256 and tensor count of its backbone weights)."""
     out = Path(cfg.out_dir)
@@ -39,27 +41,34 @@ def _finished(cfg: Config) -> bool:
     return all(key in RECORDED for key in changed)
 
 
-def run_once(cfg: Config, progress: bool = True) -> dict[str, Any]:
-    """Train ``cfg`` and evaluate CAM, mask and seg on ``cfg.eval.split``; return the metrics document.
+def run_once(cfg: Config, progress: bool = True, outputs: tuple[str, ...] = OUTPUTS, fresh: bool = False,
+             allow_config_change: bool = False, num_embeddings: int = 0) -> dict[str, Any]:
+    """Train ``cfg`` and evaluate ``outputs`` on ``cfg.eval.split``; return the metrics document.
 
     A run folder that already holds the metrics of this very config is read
-    back instead (so a long benchmark resumes where it stopped); a partial run
-    resumes from its checkpoint, and a finished one whose ``eval`` settings
+    back instead (so a long benchmark resumes where it stopped), unless
+    ``fresh``, which trains it again from the start; a partial run resumes
+    from its checkpoint (refused when its config differs, unless
+    ``allow_config_change``), and a finished one whose ``eval`` settings
     changed is evaluated again with the new ones. The document's ``meta`` holds
-    the seconds of training and evaluation.
+    the seconds of training and evaluation; the scores and overlays also go to
+    the run's TensorBoard at its last iteration. ``num_embeddings`` class
+    tokens of single-label images make the report's t-SNE (none: no t-SNE).
     """
     out = Path(cfg.out_dir)
-    if _finished(cfg):
+    if finished(cfg) and not fresh:
         return json.loads((out / RESULT).read_text())
-    result = train(cfg, resume=True, progress=progress)
-    seconds = round(result.seconds, 1)
+    result = train(cfg, resume=not fresh, progress=progress, allow_config_change=allow_config_change)
+    seconds: float | None = round(result.seconds, 1)
     if not result.iterations and (out / RESULT).is_file():  # trained before, evaluated again: keep its time
-        seconds = json.loads((out / RESULT).read_text())["meta"]["train_seconds"]
+        seconds = json.loads((out / RESULT).read_text()).get("meta", {}).get("train_seconds")
     trained = load_trained(result.checkpoint)
     start = time.perf_counter()
-    evaluation = evaluate(trained.net, scoring_config(trained.cfg, cfg), cfg.eval.split,
-                          num_samples=cfg.eval.num_overlays, max_images=cfg.eval.max_images, progress=progress)
+    evaluation = evaluate(trained.net, scoring_config(trained.cfg, cfg), cfg.eval.split, outputs,
+                          num_samples=cfg.eval.num_overlays, max_images=cfg.eval.max_images,
+                          num_embeddings=num_embeddings, progress=progress)
     evaluation.document["meta"] = {"run": cfg.name, "seed": cfg.seed, "train_seconds": seconds,
                                    "eval_seconds": round(time.perf_counter() - start, 1)}
     write_run_report(trained, evaluation, out)
+    log_final_evaluation(out, evaluation, trained.class_names, trained.iteration)
     return evaluation.document

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from seco.report.comparison import context_classes, context_ratio
+
 __all__ = ["context_classes", "context_ratio", "format_markdown", "mean_std", "summarise"]
 
 BLOCKS = ("cam", "mask", "seg")
@@ -19,20 +21,6 @@ def mean_std(values: Sequence[float | None]) -> dict[str, float | None]:
         return {"mean": None, "std": None, "n": 0}
     std = float(np.std(known, ddof=1)) if len(known) > 1 else 0.0
     return {"mean": float(np.mean(known)), "std": std, "n": len(known)}
-
-
-def context_classes(doc: dict[str, Any]) -> list[str]:
-    """Classes paired with an unlabeled context (water, rails, sky) in a metrics document."""
-    names = doc["results"]["cam"]["class_names"]
-    rows = doc.get("cooccurrence", {}).get("cam", [])
-    return [r["class"] for r in rows if r["context"] not in names]
-
-
-def context_ratio(doc: dict[str, Any], block: str, classes: Sequence[str]) -> float | None:
-    """Mean FP/TP of the context classes in one run (None when one of them has no TP)."""
-    per_class = doc["results"][block]["per_class"]
-    ratios = [per_class[c]["fp_tp"] for c in classes]
-    return None if any(r is None for r in ratios) else float(np.mean(ratios))
 
 
 def summarise(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -29,12 +29,13 @@ from seco.engine.eval_data import eval_dataset, eval_loader, image_batches, sele
 from seco.engine.inference import inference_cam_config, predict_scores
 from seco.engine.progress import progress_bar
 from seco.method.par import PAR, build_par
+from seco.method.schedule import active_weights
 from seco.model import SeCoNet
 from seco.report.metrics import ConfusionMatrix, ContextFalsePositives, cooccurrence_table, segmentation_metrics
 from seco.report.plots import CamSample
 from seco.report.tables import BLOCK_TITLES
 
-__all__ = ["Evaluation", "evaluate"]
+__all__ = ["Evaluation", "default_outputs", "evaluate"]
 
 CRFItem = tuple[tuple[str, np.ndarray, Any], np.ndarray, np.ndarray]  # ((block, gt, context), rgb, probs)
 
@@ -64,6 +65,15 @@ class _Accumulators:
     matrices: dict[str, ConfusionMatrix]
     contexts: dict[str, ContextFalsePositives]
     images: int = 0
+
+
+def default_outputs(cfg: Config) -> tuple[str, ...]:
+    """What an evaluation measures unless told: a full-supervision run has no trained CAMs, only its seg head;
+    a weak run whose segmentation loss never switches on (the CAM baseline) has no trained seg head."""
+    if cfg.train.supervision == "full":
+        return ("seg",)
+    trains_seg = "seg" in active_weights(cfg.method.losses, cfg.train.iterations - 1)
+    return ("cam", "mask", "seg") if trains_seg else ("cam", "mask")
 
 
 def _context_names(dataset: SegDataset) -> list[str] | None:
@@ -175,8 +185,10 @@ def _predictions(net: SeCoNet, loader: DataLoader, par: PAR | None, cfg: Config,
 
 def _sample(rgb: np.ndarray, gt: np.ndarray, preds: dict[str, torch.Tensor], scores: dict[str, torch.Tensor],
             classes: list[int]) -> CamSample:
-    """An overlay sample: the image, its GT, the best available prediction (and which output it is) and
-    the CAM of every class of the image's labels, also one that stayed all zero."""
-    best = next(o for o in ("seg", "mask", "cam") if o in preds)
+    """An overlay sample: the image, its GT, the CAM of every class of the image's labels (also one that
+    stayed all zero), then the pseudo mask and the segmentation where evaluated (else the CAM's argmax)."""
+    shown = [o for o in ("mask", "seg") if o in preds] or ["cam"]
     cams = {c: scores["cam"][c].cpu().numpy() for c in classes} if "cam" in scores else {}
-    return CamSample(image=rgb, gt=gt, pred=preds[best].numpy(), cams=cams, pred_title=BLOCK_TITLES[best])
+    more = {BLOCK_TITLES[o]: preds[o].numpy() for o in shown[1:]}
+    return CamSample(image=rgb, gt=gt, pred=preds[shown[0]].numpy(), cams=cams, pred_title=BLOCK_TITLES[shown[0]],
+                     more_preds=more)

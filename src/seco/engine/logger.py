@@ -1,8 +1,10 @@
-"""TensorBoard scalars, written by the main process only."""
+"""TensorBoard scalars and images, written by the main process only."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
 
 __all__ = ["ScalarLogger"]
 
@@ -21,6 +23,11 @@ class ScalarLogger:
         if self.writer is not None:
             for key, value in scalars.items():
                 self.writer.add_scalar(key, value, step)
+
+    def image(self, tag: str, rgb: np.ndarray, step: int) -> None:
+        """One HxWx3 uint8 image under ``tag`` at ``step`` (TensorBoard's Images tab, a slider over steps)."""
+        if self.writer is not None:
+            self.writer.add_image(tag, rgb, step, dataformats="HWC")
 
     def close(self) -> None:
         if self.writer is not None:

@@ -9,6 +9,7 @@ left).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,7 +27,7 @@ from seco.report.plots import (
 from seco.report.report import write_report
 from seco.report.tables import BLOCK_TITLES, cam_inference_line, format_console_table, split_label
 
-__all__ = ["write_run_report"]
+__all__ = ["console_tables", "write_run_report"]
 
 
 def write_run_report(trained: Trained, evaluation: Evaluation, out_dir: Path) -> str:
@@ -63,6 +64,12 @@ def write_run_report(trained: Trained, evaluation: Evaluation, out_dir: Path) ->
         figures[title] = tsne_embeddings(z, ids, trained.class_names, figures_dir / "tsne.png",
                                          seed=trained.cfg.seed, title=title)
     write_report(out_dir, doc, figures)
+    return console_tables(doc) + f"\nreport: {out_dir / 'report.md'}"
+
+
+def console_tables(doc: dict[str, Any]) -> str:
+    """A metrics document as the terminal shows it: the CAM inference, then one table per output."""
+    label = split_label(doc)
     cooccurrence = doc.get("cooccurrence", {})
     inference = cam_inference_line(doc)
     tables = [inference + "\n"] if inference else []
@@ -70,4 +77,4 @@ def write_run_report(trained: Trained, evaluation: Evaluation, out_dir: Path) ->
         format_console_table(metrics, BLOCK_TITLES.get(block, block), label, cooccurrence.get(block))
         for block, metrics in doc["results"].items()
     ]
-    return "\n".join(tables) + f"\nreport: {out_dir / 'report.md'}"
+    return "\n".join(tables)

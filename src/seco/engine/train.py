@@ -5,6 +5,8 @@ One process on the CPU or one GPU needs no distributed setup; under
 are averaged by DistributedDataParallel. The seed is set once, before the
 model is built; afterwards randomness comes from the seed-derived data stream
 and from one ``torch.Generator`` owned by the loop, both saved in checkpoints.
+Every ``train.eval_every`` iterations the loop scores ``eval.split`` into
+TensorBoard (:mod:`seco.engine.eval_log`) without changing what it trains.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from seco.engine.checkpoint import (
     load_weights,
     save_checkpoint,
 )
+from seco.engine.eval_log import evaluate_during_training, summary_line
 from seco.engine.finite import FiniteGuard, NonFiniteLossError
 from seco.engine.loader import TrainStream, derive_seed, to_device
 from seco.engine.logger import ScalarLogger
@@ -63,7 +66,8 @@ class TrainResult:
     """Where a finished run lives and how fast it went.
 
     ``iterations`` counts the iterations trained by this call, from
-    ``first_iteration`` (0, or where a resumed run stood) to ``total``.
+    ``first_iteration`` (0, or where a resumed run stood) to ``total``;
+    ``seconds`` leaves out the evaluations of ``train.eval_every``.
     """
 
     run_dir: Path
@@ -335,7 +339,7 @@ def _loop(run: Training, net: torch.nn.Module, stream: TrainStream, logger: Scal
     announce = loss_starts(cfg) if dist.is_main() else {}
     start = time.perf_counter()
     batches = stream.iterate(run.start_iteration)
-    done = 0
+    done, evaluating = 0, 0.0  # iterations trained; seconds spent evaluating, left out of the training time
     postfix: dict[str, str] = {}
     for iteration in range(run.start_iteration, tr.iterations):
         if dist.any_rank(stop.signum is not None):
@@ -349,7 +353,7 @@ def _loop(run: Training, net: torch.nn.Module, stream: TrainStream, logger: Scal
         lr_factor = run.scheduler.step_to(iteration)
         out = run.step(net, batch, iteration)
         done += 1
-        rate = done * tr.batch_size / (time.perf_counter() - start)
+        rate = done * tr.batch_size / (time.perf_counter() - start - evaluating)
         log_now = iteration % tr.log_every == 0 or iteration + 1 == tr.iterations
         save_now = (iteration + 1) % tr.ckpt_every == 0 or iteration + 1 == tr.iterations
         if log_now or save_now:  # the one host synchronisation, outside the other steps
@@ -365,9 +369,20 @@ def _loop(run: Training, net: torch.nn.Module, stream: TrainStream, logger: Scal
             _log(logger, run, out, iteration, lr_factor * tr.lr, rate)
         if save_now:
             _save(run, iteration + 1)
+        if tr.eval_every and (iteration + 1) % tr.eval_every == 0 and iteration + 1 < tr.iterations:
+            evaluating += _evaluate(run, logger, iteration + 1)  # the end: the evaluation that follows training
     bar.close()
     dist.barrier()
-    return time.perf_counter() - start, done
+    return time.perf_counter() - start - evaluating, done
+
+
+def _evaluate(run: Training, logger: ScalarLogger, iteration: int) -> float:
+    """Score the model at ``iteration`` into TensorBoard (:mod:`seco.engine.eval_log`); returns the seconds taken."""
+    start = time.perf_counter()
+    evaluation = evaluate_during_training(run.net, run.cfg, run.class_names, logger, iteration)
+    if dist.is_main():
+        tqdm.write(f"iteration {iteration}: {summary_line(evaluation)}")
+    return time.perf_counter() - start
 
 
 def _log(logger: ScalarLogger, run: Training, out: StepOutput, iteration: int, lr: float, rate: float) -> None:

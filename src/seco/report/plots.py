@@ -8,6 +8,7 @@ returns its path; parent folders are created.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from matplotlib import colormaps
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
@@ -27,11 +29,15 @@ from matplotlib.patches import Patch
 __all__ = [
     "CamSample",
     "cam_grid",
+    "cam_grid_figure",
     "cam_overlay",
+    "class_legend",
     "colorize",
     "confusion_ratio_bars",
+    "figure_rgb",
     "per_class_iou_bars",
     "prototype_similarity_heatmap",
+    "save_figure",
     "tsne_embeddings",
 ]
 
@@ -48,7 +54,8 @@ class CamSample:
 
     ``cams`` maps a class id to an HxW map in [0, 1] (usually the classes in
     the image); ``gt`` and ``pred`` are HxW class-id maps (255 = ignore);
-    ``pred_title`` names the output ``pred`` comes from (CAM, mask, seg).
+    ``pred_title`` names the output ``pred`` comes from (CAM, mask, seg);
+    ``more_preds`` holds further predictions by title, drawn after ``pred``.
     """
 
     image: np.ndarray
@@ -56,6 +63,11 @@ class CamSample:
     pred: np.ndarray
     cams: Mapping[int, np.ndarray] = field(default_factory=dict)
     pred_title: str = "prediction"
+    more_preds: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def label_maps(self) -> list[np.ndarray]:
+        """The ground truth and every prediction: the maps whose classes a legend names."""
+        return [self.gt, self.pred, *self.more_preds.values()]
 
 
 def _numpy(values: Any) -> np.ndarray:
@@ -66,12 +78,23 @@ def _numpy(values: Any) -> np.ndarray:
     return np.asarray(values)
 
 
-def _save(fig: Figure, path: PathLike) -> Path:
+def save_figure(fig: Figure, path: PathLike) -> Path:
     """Write the figure, grown to hold legends placed beside or below the axes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", dpi=100, bbox_inches="tight")
     return path
+
+
+def figure_rgb(fig: Figure) -> np.ndarray:
+    """The figure rendered as :func:`_save` writes it, as an HxWx3 uint8 array (e.g. for TensorBoard)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    buffer.seek(0)
+    with Image.open(buffer) as png:
+        return np.asarray(png.convert("RGB"))
 
 
 def colorize(label: np.ndarray, palette: np.ndarray | Sequence[Sequence[int]]) -> np.ndarray:
@@ -98,7 +121,7 @@ def cam_overlay(rgb: np.ndarray, cam: np.ndarray, path: PathLike, title: str = "
     fig = Figure(figsize=(4, 4))
     _draw_overlay(fig.add_subplot(), _numpy(rgb), _numpy(cam), title)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _draw_labels(ax: Axes, label: np.ndarray, palette: Any, title: str) -> None:
@@ -107,20 +130,22 @@ def _draw_labels(ax: Axes, label: np.ndarray, palette: Any, title: str) -> None:
     ax.axis("off")
 
 
-def _class_legend(fig: Figure, samples: Sequence[CamSample], class_names: Sequence[str], palette: Any) -> None:
-    """One legend below the grid: the colour of every class shown in a ground truth or prediction."""
+def class_legend(fig: Figure, label_maps: Sequence[Any], class_names: Sequence[str], palette: Any,
+                 ncol: int = 8, extra: Sequence[Artist] = ()) -> None:
+    """One legend below the figure: the colour of every class shown in ``label_maps`` (and ignore, if shown),
+    after the ``extra`` handles (e.g. what the lines of the figure mean)."""
     colours = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
     shown = set()
-    for sample in samples:
-        shown.update(np.unique(_numpy(sample.gt)).tolist())
-        shown.update(np.unique(_numpy(sample.pred)).tolist())
+    for label in label_maps:
+        shown.update(np.unique(_numpy(label)).tolist())
     handles = [Patch(facecolor=colours[c] / 255.0, edgecolor="grey", label=class_names[c])
                for c in sorted(shown) if 0 <= c < min(len(class_names), len(colours))]
     if IGNORE_ID in shown:  # drawn by colorize: its palette colour, or white past the palette
         ignore = colours[IGNORE_ID] / 255.0 if len(colours) > IGNORE_ID else "white"
         handles.append(Patch(facecolor=ignore, edgecolor="grey", label="ignore"))
+    handles = [*extra, *handles]
     if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 8), fontsize=8)
+        fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), ncol), fontsize=8)
 
 
 def cam_grid(
@@ -130,16 +155,27 @@ def cam_grid(
     path: PathLike,
     title: str = "",
 ) -> Path:
-    """A grid, one row per sample: image | GT | one CAM per class | prediction.
+    """:func:`cam_grid_figure` written to ``path``."""
+    return save_figure(cam_grid_figure(samples, class_names, palette, title), path)
+
+
+def cam_grid_figure(
+    samples: Sequence[CamSample],
+    class_names: Sequence[str],
+    palette: np.ndarray | Sequence[Sequence[int]],
+    title: str = "",
+) -> Figure:
+    """A grid, one row per sample: image | GT | one CAM per class | prediction(s).
 
     Every class of ``cams`` gets its column, one whose CAM stayed all zero
     too (titled so). A colour legend of the classes and a CAM colour bar sit
-    outside the images; the prediction column is titled with its output.
+    outside the images; each prediction column is titled with its output.
     """
     if not samples:
         raise ValueError("cam_grid needs at least one sample")
     n_cams = max(len(s.cams) for s in samples)
-    cols = n_cams + 3
+    n_preds = max(1 + len(s.more_preds) for s in samples)
+    cols = n_cams + 2 + n_preds
     fig = Figure(figsize=(2.2 * cols + 1.0, 2.2 * len(samples) + 0.8 + (0.4 if title else 0.0)),
                  layout="constrained")
     axes = fig.subplots(len(samples), cols, squeeze=False)
@@ -155,16 +191,20 @@ def cam_grid(
             zero = " (all zero)" if float(cam.max()) <= 0 else ""
             _draw_overlay(ax, image, cam, f"CAM: {class_names[class_id]}{zero}")
             cam_axes.append(ax)
-        for ax in row[2 + len(sample.cams) : -1]:
+        for ax in row[2 + len(sample.cams) : cols - n_preds]:
             ax.axis("off")
-        _draw_labels(row[-1], sample.pred, palette, sample.pred_title)
+        preds = {sample.pred_title: sample.pred, **sample.more_preds}
+        for ax, (pred_title, pred) in zip(row[cols - n_preds :], preds.items()):
+            _draw_labels(ax, pred, palette, pred_title)
+        for ax in row[cols - n_preds + len(preds) :]:
+            ax.axis("off")
     if cam_axes:
         scale = ScalarMappable(Normalize(0.0, 1.0), colormaps[CAM_CMAP])
         fig.colorbar(scale, ax=axes.ravel().tolist(), label="CAM score", shrink=0.6, location="right")
-    _class_legend(fig, samples, class_names, palette)
+    class_legend(fig, [m for s in samples for m in s.label_maps()], class_names, palette)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return fig
 
 
 def _wide_figure(n_items: int) -> Figure:
@@ -191,7 +231,7 @@ def per_class_iou_bars(metrics: Mapping[str, Any], path: PathLike, title: str = 
     ax.set_ylabel("IoU (%)")
     ax.set_title(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def confusion_ratio_bars(
@@ -231,7 +271,7 @@ def confusion_ratio_bars(
     ax.set_title(title)
     ax.legend(fontsize=8, **OUTSIDE_RIGHT)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def prototype_similarity_heatmap(
@@ -259,7 +299,7 @@ def prototype_similarity_heatmap(
                 ax.text(j, i, f"{sim[i, j]:.2f}", ha="center", va="center", fontsize=6, color=colour)
     ax.set_title(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def tsne_embeddings(
@@ -298,4 +338,4 @@ def tsne_embeddings(
     ax.set_yticks([])
     ax.set_title(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

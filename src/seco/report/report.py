@@ -41,6 +41,7 @@ from typing import Any
 
 from seco.atomic import atomic_write
 from seco.report.ceiling import ceiling_section
+from seco.report.comparison import comparison_markdown
 from seco.report.plots import confusion_ratio_bars
 from seco.report.tables import (
     BLOCK_TITLES,
@@ -53,7 +54,7 @@ from seco.report.tables import (
     write_metrics,
 )
 
-__all__ = ["CompareError", "compare_runs", "load_results", "write_report"]
+__all__ = ["CompareError", "compare_runs", "load_results", "run_names", "write_report"]
 
 
 class CompareError(ValueError):
@@ -98,7 +99,7 @@ def load_results(run_dir: PathLike) -> dict[str, Any]:
     return results
 
 
-def _run_names(run_dirs: Sequence[Path]) -> list[str]:
+def run_names(run_dirs: Sequence[Path]) -> list[str]:
     """Folder names, or full paths when two folders share a name."""
     names = [d.name for d in run_dirs]
     return names if len(set(names)) == len(names) else [str(d) for d in run_dirs]
@@ -129,13 +130,23 @@ def _comparison_section(
     )
 
 
-def compare_runs(run_dirs: Sequence[PathLike], out_dir: PathLike) -> Path:
-    """Compare runs' metrics.json: confusion-ratio bars per shared block and a Markdown table.
+def compare_runs(
+    run_dirs: Sequence[PathLike],
+    out_dir: PathLike,
+    names: Sequence[str] | None = None,
+    figure: PathLike | None = None,
+    note: str = "",
+    file_name: str = COMPARISON_FILE,
+) -> Path:
+    """Compare runs' metrics.json: the side-by-side table, then confusion-ratio bars and a table per shared block.
 
     All runs must be on the same images (comparing train CAMs to val
     segmentation, or a limited evaluation to a full one, is an error) and
-    share class names. Writes
-    ``confusion_ratio_<block>.png`` and ``comparison.md`` into ``out_dir``;
+    share class names. ``names`` titles the runs (default: their folder
+    names). The Markdown opens with ``figure`` (the side-by-side CAMs of
+    :mod:`seco.report.side_by_side`) when given, then ``note``, then
+    :func:`~seco.report.comparison.comparison_markdown`. Writes
+    ``confusion_ratio_<block>.png`` and ``file_name`` into ``out_dir``;
     returns the Markdown path. When full-supervision runs are among them,
     the weak runs are also reported as a fraction of their counterpart
     (:mod:`seco.report.ceiling`).
@@ -143,7 +154,7 @@ def compare_runs(run_dirs: Sequence[PathLike], out_dir: PathLike) -> Path:
     dirs = [Path(d) for d in run_dirs]
     if not dirs:
         raise CompareError("compare needs at least one run folder")
-    runs = dict(zip(_run_names(dirs), map(load_results, dirs)))
+    runs = dict(zip(names or run_names(dirs), map(load_results, dirs)))
     splits = {name: split_label(r) for name, r in runs.items()}
     if len(set(splits.values())) > 1:
         raise CompareError(f"runs are on different splits or images, refusing to compare: {splits}")
@@ -152,15 +163,22 @@ def compare_runs(run_dirs: Sequence[PathLike], out_dir: PathLike) -> Path:
     if not shared:
         raise CompareError("the runs share no result block (cam, mask, seg)")
     out_dir = Path(out_dir)
-    sections = [f"# Run comparison (split: {split})", "", "Runs: " + ", ".join(f"`{d}`" for d in dirs), ""]
+    listed = ", ".join(f"{name} (`{d}`)" if name != d.name else f"`{d}`" for name, d in zip(runs, dirs))
+    sections = [f"# Run comparison (split: {split})", "", f"Runs: {listed}", ""]
+    if figure is not None:
+        rel = Path(os.path.relpath(Path(figure).resolve(), out_dir.resolve())).as_posix()
+        sections += ["## CAMs side by side (paper Fig. 4)", "", f"![CAMs side by side]({rel})", ""]
+    if note:
+        sections += [note, ""]
+    sections += ["## Side by side (paper Table 3)", "", comparison_markdown(runs)]
     for block_name in shared:
         title = BLOCK_TITLES.get(block_name, block_name)
         blocks = {run: r["results"][block_name] for run, r in runs.items()}
         plot_title = f"{title} (split: {split})"  # the heading of its section
-        figure = confusion_ratio_bars(blocks, out_dir / f"confusion_ratio_{block_name}.png", title=plot_title)
+        figure_path = confusion_ratio_bars(blocks, out_dir / f"confusion_ratio_{block_name}.png", title=plot_title)
         cooccurrence = {run: r.get("cooccurrence", {}).get(block_name, []) for run, r in runs.items()}
-        sections.append(_comparison_section(title, blocks, cooccurrence, split, figure.name))
+        sections.append(_comparison_section(title, blocks, cooccurrence, split, figure_path.name))
     ceiling = ceiling_section(runs)
     if ceiling:
         sections.append(ceiling)
-    return atomic_write(out_dir / COMPARISON_FILE, "\n".join(sections))
+    return atomic_write(out_dir / file_name, "\n".join(sections))

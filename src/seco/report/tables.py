@@ -21,6 +21,7 @@ from seco.atomic import atomic_write
 
 __all__ = [
     "cam_inference_line",
+    "fixed_width_table",
     "format_console_table",
     "iou_ratio_cell",
     "markdown_table",
@@ -123,7 +124,8 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def _fixed_width_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def fixed_width_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A table as aligned text for a terminal, first column left-aligned and the others right-aligned."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
@@ -157,11 +159,11 @@ def format_console_table(
     heading = f"{title} (split: {split})"
     parts = [
         f"{heading}\n{'=' * len(heading)}",
-        _fixed_width_table(*_class_table(metrics)),
+        fixed_width_table(*_class_table(metrics)),
         "\n".join(_summary_lines(metrics, split)),
     ]
     if cooccurrence_rows:
-        parts += ["co-occurring pairs:\n" + _fixed_width_table(*_cooccurrence_table(cooccurrence_rows))]
+        parts += ["co-occurring pairs:\n" + fixed_width_table(*_cooccurrence_table(cooccurrence_rows))]
     return "\n\n".join(parts) + "\n"
 
 
