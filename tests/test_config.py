@@ -285,6 +285,7 @@ IMPOSSIBLE = [
     ("method.losses.lig.weight=-1", "method.losses.lig.weight"),
     ("method.losses.tau_l=0", "method.losses.tau_l"),
     ("method.losses.reg.window=4", "method.losses.reg.window"),
+    ("method.losses.reg.kernel=lattice", "method.losses.reg.kernel"),
     ("out_dir=''", "out_dir"),
     ("method.fidelity=exact", "method.fidelity"),
     ("method.losses.lil.formula=both", "method.losses.lil.formula"),

@@ -1,8 +1,10 @@
 """The public code's regularisation loss: gated dense bilateral energy, value and gradient by hand."""
 
+import pytest
 import torch
+import torch.nn.functional as F
 
-from seco.method.losses.dense_energy import dense_bilateral_filter, dense_energy_loss
+from seco.method.losses.dense_energy import AUTO_KERNEL, dense_bilateral_filter, dense_energy_loss
 
 
 def test_filter_is_the_exact_dense_gaussian_sum():
@@ -47,5 +49,61 @@ def test_filter_stays_float32_under_bf16_autocast():
     expected = dense_bilateral_filter(values, rgb, sigma_rgb=15.0, sigma_xy=3.0)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = dense_bilateral_filter(values, rgb, sigma_rgb=15.0, sigma_xy=3.0)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, expected)
+
+
+def _demo_sized_maps() -> tuple[torch.Tensor, torch.Tensor]:
+    """Softmax maps and smooth colours like the demo's reg energy: 24 x 24 at sigma_xy 25, colours 0..255."""
+    gen = torch.Generator().manual_seed(1)
+    values = (3 * torch.randn(4, 10, 24, 24, generator=gen)).softmax(1)
+    rgb = F.interpolate(torch.rand(4, 3, 6, 6, generator=gen), size=(24, 24), mode="bilinear") * 255
+    return values, rgb
+
+
+def test_sdpa_kernel_matches_the_blocked_reference():
+    """The attention form (one extra key recovers the softmax's denominator) equals the blocked exact sum."""
+    values, rgb = _demo_sized_maps()
+    reference = dense_bilateral_filter(values, rgb, sigma_rgb=15.0, sigma_xy=25.0, kernel="blocked")
+    out = dense_bilateral_filter(values, rgb, sigma_rgb=15.0, sigma_xy=25.0, kernel="sdpa")
+    torch.testing.assert_close(out, reference, rtol=1e-4, atol=1e-4 * reference.abs().max().item())
+    gen = torch.Generator().manual_seed(0)
+    small, colours = torch.rand(2, 3, 5, 6, generator=gen), torch.rand(2, 3, 5, 6, generator=gen) * 255
+    exact = dense_bilateral_filter(small, colours, 15.0, 3.0, kernel="blocked")
+    torch.testing.assert_close(dense_bilateral_filter(small, colours, 15.0, 3.0, kernel="sdpa"), exact, rtol=1e-4,
+                               atol=1e-6)
+
+
+def test_auto_kernel_is_the_devices_choice_and_unknown_kernels_are_refused():
+    values, rgb = _demo_sized_maps()
+    chosen = AUTO_KERNEL["cpu"]
+    assert torch.equal(dense_bilateral_filter(values, rgb, 15.0, 25.0, kernel="auto"),
+                       dense_bilateral_filter(values, rgb, 15.0, 25.0, kernel=chosen))
+    with pytest.raises(ValueError, match="lattice"):
+        dense_bilateral_filter(values, rgb, 15.0, 25.0, kernel="lattice")
+
+
+def test_gated_energy_and_gradient_agree_between_kernels():
+    values, rgb = _demo_sized_maps()
+    valid = torch.ones(4, 24, 24, dtype=torch.bool)
+    valid[:, :, 20:] = False
+    pseudo = values.argmax(1)
+    pseudo[:, :4] = 255
+    results = []
+    for kernel in ("blocked", "sdpa"):
+        probs = values.clone().requires_grad_(True)
+        loss = dense_energy_loss(probs, rgb / 255, valid, pseudo, sigma_xy=25.0, scale=1.0, kernel=kernel)
+        loss.backward()
+        results.append((loss.detach(), probs.grad))
+    (blocked_loss, blocked_grad), (sdpa_loss, sdpa_grad) = results
+    torch.testing.assert_close(sdpa_loss, blocked_loss, rtol=1e-4, atol=0.0)
+    torch.testing.assert_close(sdpa_grad, blocked_grad, rtol=1e-4, atol=1e-4 * blocked_grad.abs().max().item())
+
+
+def test_sdpa_kernel_stays_float32_under_bf16_autocast():
+    values, rgb = _demo_sized_maps()
+    expected = dense_bilateral_filter(values, rgb, 15.0, 25.0, kernel="sdpa")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = dense_bilateral_filter(values, rgb, 15.0, 25.0, kernel="sdpa")
     assert out.dtype == torch.float32
     torch.testing.assert_close(out, expected)

@@ -326,6 +326,9 @@ class RegLossConfig(LossTerm):
     W (the public code approximates it with a C++ permutohedral filter),
     gate ``g = 1 - max prob`` (1 where the pseudo label is ignored); at
     ``scale``. ``formula='window'``: the mean Potts energy over a ``window``.
+    ``kernel`` computes the public formula's dense Gaussian sum: ``blocked``
+    (blocks of the pair matrix, the reference), ``sdpa`` (as attention, within
+    1e-4 of it) or ``auto`` (the device's fastest measured; docs/performance.md).
     """
 
     sigma_rgb: float = 15.0
@@ -333,6 +336,7 @@ class RegLossConfig(LossTerm):
     scale: float = 0.5
     window: int = 5
     formula: str = "public"
+    kernel: str = "auto"
 
 
 @dataclass
@@ -847,6 +851,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "method.losses.lil.formula": ("public", "paper"),
     "method.losses.seg.empty_kind": ("halve", "drop"),
     "method.losses.reg.formula": ("public", "window"),
+    "method.losses.reg.kernel": ("auto", "blocked", "sdpa"),
     "train.compile": ("", "default", "reduce-overhead", "max-autotune"),
     "train.supervision": ("weak", "full"),
 }

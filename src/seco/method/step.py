@@ -197,7 +197,7 @@ def _reg(probs: Tensor, images: Tensor, crop_box: Tensor, pseudo: Tensor, cfg: M
     reg = cfg.losses.reg
     valid = crop_mask(crop_box, *images.shape[-2:])
     if reg.formula == "public":
-        return dense_energy_loss(probs, images, valid, pseudo, reg.sigma_rgb, reg.sigma_xy, reg.scale)
+        return dense_energy_loss(probs, images, valid, pseudo, reg.sigma_rgb, reg.sigma_xy, reg.scale, reg.kernel)
     return bilateral_energy_loss(probs, images, valid, reg.sigma_rgb, reg.sigma_xy, reg.scale, reg.window)
 
 

@@ -12,21 +12,35 @@ image, so ``sigma_xy`` shrinks with the scale)::
 with the gate ``g = 1 - max_c S_c`` inside the crop, 1 where the pseudo label
 is ignored (255) and 0 elsewhere; no gradient flows through the gate. The
 public code evaluates ``W S`` with a C++ permutohedral-lattice filter, an
-approximation of this Gaussian sum; here it is computed exactly, in chunks of
-rows, so memory stays bounded.
+approximation of this Gaussian sum; here it is computed exactly, by one of two
+kernels (``method.losses.reg.kernel``): ``blocked`` exponentiates blocks of rows
+of the pair matrix (the reference), ``sdpa`` runs the same sum as
+``F.scaled_dot_product_attention``, which never holds the pair matrix (within
+4e-5 relative of ``blocked``; a test compares them). ``auto`` takes the one
+measured fastest on the device: ``blocked`` on a CPU (7x faster than ``sdpa``
+on the demo's 24 x 24 maps); a GPU has not been measured yet, so ``blocked``
+there too (docs/performance.md).
 """
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from seco.config import CHOICES
 from seco.labels import IGNORE_INDEX
 
-__all__ = ["PUBLIC_REG_SCALE", "dense_bilateral_filter", "dense_energy_loss"]
+__all__ = ["KERNELS", "PUBLIC_REG_SCALE", "dense_bilateral_filter", "dense_energy_loss"]
 
 PUBLIC_REG_SCALE = 1e-7
+KERNELS = CHOICES["method.losses.reg.kernel"]
+AUTO_KERNEL = {"cpu": "blocked", "cuda": "blocked"}
+"""``kernel='auto'`` per device type (others: ``blocked``). CPU: measured, ``sdpa`` 5-7x slower on the demo's
+maps. CUDA: ``sdpa``, which never writes the pair matrix, is the candidate, not yet measured on a GPU."""
 
 
 def _block_elements(device: torch.device) -> int:
@@ -36,14 +50,17 @@ def _block_elements(device: torch.device) -> int:
 
 
 @torch.no_grad()
-def dense_bilateral_filter(values: Tensor, rgb255: Tensor, sigma_rgb: float, sigma_xy: float) -> Tensor:
+def dense_bilateral_filter(values: Tensor, rgb255: Tensor, sigma_rgb: float, sigma_xy: float,
+                           kernel: str = "auto") -> Tensor:
     """``(W V)_i = sum_j W_ij V_j`` over every pixel pair of each image, the pixel itself included.
 
     With features ``f = (y / sigma_xy, x / sigma_xy, rgb / sigma_rgb)``, the
     exponent ``-|f_i - f_j|^2 / 2`` is one matrix product of ``(f_i, -|f_i|^2 / 2, 1)``
-    with ``(f_j, 1, -|f_j|^2 / 2)``; blocks of rows are exponentiated in place
-    and multiplied with V, so memory stays bounded and each block is touched twice.
-    Weights below ``exp(-80)`` are rounded up to it, which changes no sum visibly.
+    with ``(f_j, 1, -|f_j|^2 / 2)``. ``kernel='blocked'`` exponentiates blocks
+    of rows in place and multiplies them with V, so memory stays bounded and
+    each block is touched twice; weights below ``exp(-80)`` are rounded up to
+    it, which changes no sum visibly. ``kernel='sdpa'``: :func:`_filter_sdpa`.
+    ``auto``: the device's entry of :data:`AUTO_KERNEL`.
     It always runs in float32, also under bf16 autocast: the exponent is a
     difference of squared norms in the hundreds, which bf16's 8 bits would ruin.
 
@@ -51,38 +68,91 @@ def dense_bilateral_filter(values: Tensor, rgb255: Tensor, sigma_rgb: float, sig
         values: (B, C, h, w) the maps to filter.
         rgb255: (B, 3, h, w) colours in 0..255.
         sigma_rgb, sigma_xy: bandwidths in colour levels and in pixels.
+        kernel: ``auto``, ``blocked`` or ``sdpa`` (``method.losses.reg.kernel``).
 
     Returns:
         (B, C, h, w) filtered maps, float32.
     """
+    if kernel not in KERNELS:
+        raise ValueError(f"unknown dense filter kernel {kernel!r}; one of {', '.join(KERNELS)}")
     with torch.autocast(values.device.type, enabled=False):
-        return _filter_float32(values, rgb255, sigma_rgb, sigma_xy)
+        sdpa = AUTO_KERNEL.get(values.device.type, "blocked") == "sdpa" if kernel == "auto" else kernel == "sdpa"
+        left, right = _exponent_factors(rgb255, sigma_rgb, sigma_xy, centred=sdpa)
+        flat = values.float().flatten(2).transpose(1, 2)  # (B, P, C)
+        out = _filter_sdpa(left, right, flat) if sdpa else _filter_blocked(left, right, flat)
+    return out.transpose(1, 2).reshape(values.shape)
 
 
-def _filter_float32(values: Tensor, rgb255: Tensor, sigma_rgb: float, sigma_xy: float) -> Tensor:
-    """:func:`dense_bilateral_filter`'s computation, outside autocast."""
-    batch, channels, height, width = values.shape
-    rows, cols = torch.meshgrid(torch.arange(height, device=values.device), torch.arange(width, device=values.device),
-                                indexing="ij")
+def _exponent_factors(rgb255: Tensor, sigma_rgb: float, sigma_xy: float,
+                      centred: bool = False) -> tuple[Tensor, Tensor]:
+    """(B, P, 7) factors whose row products are the exponents ``-|f_i - f_j|^2 / 2``.
+
+    ``centred``: the features are centred on each image's mean first, which
+    leaves every difference as it is and keeps the squared norms, whose
+    difference the product takes, small (float32 keeps more of the exponent's
+    digits); the blocked reference keeps them as they are.
+    """
+    batch, _, height, width = rgb255.shape
+    rows, cols = torch.meshgrid(torch.arange(height, device=rgb255.device),
+                                torch.arange(width, device=rgb255.device), indexing="ij")
     position = torch.stack([rows, cols]).float().expand(batch, 2, height, width) / sigma_xy
     features = torch.cat([position, rgb255.float() / sigma_rgb], dim=1).flatten(2).transpose(1, 2)  # (B, P, 5)
+    if centred:
+        features = features - features.mean(dim=1, keepdim=True)
     half_norm = -0.5 * features.pow(2).sum(dim=2, keepdim=True)
     ones = torch.ones_like(half_norm)
-    left = torch.cat([features, half_norm, ones], dim=2)  # (B, P, 7)
-    right = torch.cat([features, ones, half_norm], dim=2).transpose(1, 2)  # (B, 7, P)
-    flat = values.float().flatten(2).transpose(1, 2)  # (B, P, C)
-    pixels = features.shape[1]
-    step = max(1, _block_elements(values.device) // (batch * pixels))
+    return torch.cat([features, half_norm, ones], dim=2), torch.cat([features, ones, half_norm], dim=2)
+
+
+def _filter_blocked(left: Tensor, right: Tensor, flat: Tensor) -> Tensor:
+    """``exp(left right^T) flat``, a block of rows of the pair matrix at a time (the reference kernel)."""
+    batch, pixels, _ = left.shape
+    right = right.transpose(1, 2)
+    step = max(1, _block_elements(flat.device) // (batch * pixels))
     out = torch.empty_like(flat)
     for start in range(0, pixels, step):
         # exponents below -80 (weights under 2e-35) are clamped there: no subnormal floats, which are slow on CPUs
         weights = torch.bmm(left[:, start : start + step], right).clamp_(min=-80.0, max=0.0).exp_()
         torch.bmm(weights, flat, out=out[:, start : start + step])
-    return out.transpose(1, 2).reshape(batch, channels, height, width)
+    return out
+
+
+def _filter_sdpa(left: Tensor, right: Tensor, flat: Tensor) -> Tensor:
+    """``exp(left right^T) flat`` as unnormalised attention through ``F.scaled_dot_product_attention``.
+
+    Attention divides by ``sum_j exp(score_ij)``; one extra key whose score is
+    0 for every query (an all-zero key) and whose value is 1 in an extra
+    column (0 elsewhere), while the pixels' values are 0 there, makes that
+    column ``1 / (1 + sum_j W_ij)`` and the others ``(W V)_i / (1 + sum_j W_ij)``,
+    so their ratio is ``(W V)_i`` (the kernel's shift by each row's largest
+    score, about 0, a pixel's own, cancels in the ratio). Head widths are padded with zeros to multiples of 8,
+    which the fused kernels want; on a GPU only the fused kernels may run (the
+    fallback would hold the whole pair matrix).
+    """
+    batch, pixels, channels = flat.shape
+    query = F.pad(left, [0, _pad8(left.shape[2])])
+    key = F.pad(right, [0, _pad8(right.shape[2]), 0, 1])  # the extra key: all zeros, score 0
+    value = F.pad(flat, [0, 1 + _pad8(channels + 1), 0, 1])
+    value[:, pixels, channels] = 1.0
+    with _fused_attention_only(flat.device):
+        out = F.scaled_dot_product_attention(query[:, None], key[:, None], value[:, None], scale=1.0)[:, 0]
+    return out[..., :channels] / out[..., channels : channels + 1]
+
+
+def _pad8(width: int) -> int:
+    """Zero columns that pad ``width`` to a multiple of 8."""
+    return -width % 8
+
+
+def _fused_attention_only(device: torch.device) -> contextlib.AbstractContextManager:
+    """On a GPU, allow only the memory-efficient and flash kernels (an error instead of the N x N fallback)."""
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    return sdpa_kernel([SDPBackend.EFFICIENT_ATTENTION, SDPBackend.FLASH_ATTENTION])
 
 
 def dense_energy_loss(probs: Tensor, rgb: Tensor, valid: Tensor, pseudo: Tensor, sigma_rgb: float = 15.0,
-                      sigma_xy: float = 100.0, scale: float = 0.5) -> Tensor:
+                      sigma_xy: float = 100.0, scale: float = 0.5, kernel: str = "auto") -> Tensor:
     """The public code's gated dense energy (``reg.formula: public``), value and gradient as it defines them.
 
     Args:
@@ -93,6 +163,7 @@ def dense_energy_loss(probs: Tensor, rgb: Tensor, valid: Tensor, pseudo: Tensor,
         sigma_rgb, sigma_xy: bandwidths (colour levels, full-resolution pixels).
         scale: resolution of the energy (0.5 in the public code): the image,
             box and labels are resized by nearest neighbour, the softmax bilinearly.
+        kernel: the filter's kernel (:func:`dense_bilateral_filter`).
 
     Returns:
         A scalar: ``-1e-7 / B sum g S . (W S)``, whose gradient with respect
@@ -106,6 +177,6 @@ def dense_energy_loss(probs: Tensor, rgb: Tensor, valid: Tensor, pseudo: Tensor,
     unlabelled = F.interpolate(pseudo[:, None].float(), size=size, mode="nearest") == IGNORE_INDEX
     gate = torch.where(unlabelled, torch.ones_like(roi), roi - seg.detach().amax(dim=1, keepdim=True)).clamp(min=0)
     seg = seg * roi
-    filtered = gate * dense_bilateral_filter(seg.detach(), rgb255, sigma_rgb, sigma_xy * scale)
+    filtered = gate * dense_bilateral_filter(seg.detach(), rgb255, sigma_rgb, sigma_xy * scale, kernel)
     energy = (seg * filtered).sum() / probs.shape[0]
     return PUBLIC_REG_SCALE * (-2.0 * energy + energy.detach())
