@@ -80,3 +80,22 @@ def test_a_second_demo_reuses_the_runs_and_only_seco_prints_one_run(
     assert "CAM (split: val)" in single and "CAM: baseline" not in single and "baseline:" not in single
     assert f"see {out / 'seco' / 'report.md'}" in single
     assert stamps == {name: (out / name / "last.pt").stat().st_mtime_ns for name in ("baseline", "seco")}
+
+
+def test_compare_of_two_runs_opens_with_their_side_by_side_figure(
+    demo: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out, _ = demo
+    assert main(["compare", str(out / "baseline"), str(out / "seco"), "--out", str(tmp_path / "cmp")]) == 0
+    text = (tmp_path / "cmp" / "comparison.md").read_text()
+    assert text.index("![CAMs side by side](side_by_side.png)") < text.index("| mIoU (%) |")
+    assert "CAM: baseline" in text and "CAM: seco" in text
+    assert (tmp_path / "cmp" / "side_by_side.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    metrics_only = tmp_path / "metrics_only"
+    metrics_only.mkdir()
+    (metrics_only / "metrics.json").write_text((out / "seco" / "metrics.json").read_text())
+    assert main(["compare", str(out / "baseline"), str(metrics_only), "--out", str(tmp_path / "cmp2")]) == 0
+    printed = capsys.readouterr().out
+    assert f"no side-by-side CAM figure: it draws the checkpoints of both runs, and {metrics_only / 'last.pt'}" \
+        in printed
+    assert "CAMs side by side" not in (tmp_path / "cmp2" / "comparison.md").read_text()

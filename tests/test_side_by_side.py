@@ -100,3 +100,18 @@ def test_rows_hold_each_models_cam_of_the_picked_class(synthetic_root: Path, tmp
             assert cam.shape == r.gt.shape == r.context.shape == r.image.shape[:2]
             assert 0.0 <= cam.min() and cam.max() <= 1.0
         assert not np.array_equal(r.cams["a"], r.cams["b"])
+
+
+def test_a_context_the_data_do_not_annotate_takes_any_image_of_the_class(voc_root: Path) -> None:
+    pairs = [["aeroplane", "sky"], ["person", "dog"], ["dog", "sofa"]]  # sky: no map; sofa: in no image
+    dataset = build_dataset(DataConfig(format="voc", root=str(voc_root), cooccurrence=pairs), "train", train=False)
+    picks = pick_images(dataset, 3)
+    names = dataset.class_names
+    assert [(p.index, names[p.class_id], p.context_name) for p in picks] == [(1, "aeroplane", "sky"),
+                                                                            (0, "person", "dog")]
+    assert not context_region(dataset[1], dataset, "sky").any()
+    rows = [row(1, "sky", 0.1, 0.5)]
+    rows[0].context[:] = False
+    fig = side_by_side_figure(rows, NAMES, voc_palette(256))
+    assert fig.axes[0].get_title() == "boat with sky\n(context not annotated)"
+    assert [ax.get_xlabel() for ax in fig.axes[2:4]] == ["mean on boat 1.00, on sky n/a"] * 2

@@ -5,7 +5,8 @@ shows the same ones: for each co-occurring pair of the data set in turn
 (first the classes on an unlabeled context, boat on water, train on rails,
 plane in sky; then the partner classes, rider with horse, ...), the first
 image of the evaluation split that is labelled with the class and shows its
-context, until ``count`` images are found. The CAMs are the runs' own
+context (any image of the class when the data do not annotate the context,
+as VOC does not annotate water or railroad), until ``count`` images are found. The CAMs are the runs' own
 evaluation CAMs (:func:`seco.engine.inference.inference_cams`: the
 checkpoint's ``eval.cam_scales`` and flips), the same maps their mIoU scores.
 """
@@ -89,13 +90,20 @@ def pick_images(dataset: SegDataset, count: int) -> list[Pick]:
     return picks
 
 
+def _annotated(dataset: SegDataset, context_name: str) -> bool:
+    """Whether the data say where ``context_name`` lies: a class, or a context of the set's context maps."""
+    return context_name in dataset.class_names or (dataset.with_context and context_name in dataset.contexts)
+
+
 def _next_showing(dataset: SegDataset, candidates: Iterator[int], context_name: str, used: set[int]) -> int | None:
-    """The next candidate not yet used whose context region is not empty (a bad sample is passed over)."""
+    """The next candidate not yet used whose context region is not empty, when the data annotate the context
+    (VOC's water or railroad are not: any image of the class will do); a bad sample is passed over."""
+    annotated = _annotated(dataset, context_name)
     for index in candidates:
         if index in used:
             continue
         item = dataset[index]
-        if "image" in item and context_region(item, dataset, context_name).any():
+        if "image" in item and (not annotated or context_region(item, dataset, context_name).any()):
             return index
     return None
 

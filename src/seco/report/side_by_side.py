@@ -71,7 +71,8 @@ def side_by_side_figure(rows: Sequence[ContextRow], class_names: Sequence[str], 
         target = class_names[row.class_id]
         obj = row.gt == row.class_id
         ax_row[0].imshow(row.image)
-        ax_row[0].set_title(f"{target} with {row.context_name}", fontsize=10, fontweight="bold")
+        unmarked = "" if row.context.any() else "\n(context not annotated)"
+        ax_row[0].set_title(f"{target} with {row.context_name}{unmarked}", fontsize=10, fontweight="bold")
         ax_row[0].text(0.02, 0.02, row.name, transform=ax_row[0].transAxes, fontsize=7, color="white",
                        bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "linewidth": 0})
         ax_row[1].imshow(colorize(row.gt, palette), interpolation="nearest")
