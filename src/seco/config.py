@@ -397,6 +397,11 @@ class TrainConfig:
     the fully supervised counterpart of paper Table 5, the same network,
     schedule and data with the segmentation head trained on the ground-truth
     masks and every WSSS loss off (:mod:`seco.method.supervised`).
+
+    ``eval_every`` N > 0 scores ``eval.split`` every N iterations (its first
+    ``eval.max_images`` images, no CRF) into TensorBoard: the mIoU of each
+    output and the overlays of the first ``eval.num_overlays`` images
+    (:mod:`seco.engine.eval_log`); 0 leaves it to the evaluation after training.
     """
 
     supervision: str = "weak"
