@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from seco.method.cam import with_background
 from seco.method.par import PAR
 from seco.method.pseudo_labels import (
     aux_label_map,
@@ -10,7 +11,6 @@ from seco.method.pseudo_labels import (
     refine_scores,
     segmentation_pseudo_labels,
     tag_mask,
-    with_background,
 )
 
 HIGH, LOW = 0.7, 0.25

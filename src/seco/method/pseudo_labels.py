@@ -20,7 +20,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from seco.labels import IGNORE_INDEX, UNCERTAIN
-from seco.method.cam import with_background
 from seco.method.par import PAR
 
 __all__ = [
@@ -62,7 +61,7 @@ def refine_scores(scores: Tensor, rgb: Tensor, present: Tensor, par: PAR | None,
     otherwise on several threads.
 
     Args:
-        scores: (B,C,H,W), e.g. :func:`with_background` of normalised CAMs, or (G,B,C,H,W).
+        scores: (B,C,H,W), e.g. :func:`seco.method.cam.with_background` of normalised CAMs, or (G,B,C,H,W).
         rgb: (B,3,H,W) image in [0, 1].
         present: (B,C) bool, the channels that may win (background included).
         par: the refiner, or None.
@@ -101,7 +100,7 @@ def segmentation_pseudo_labels(
     """Segmentation pseudo labels from normalised CAMs (recipe step 2).
 
     For each background score ``t`` in ``(high_thr, low_thr)``: prepend ``t`` to
-    the CAMs (:func:`with_background`), take the softmax over the background
+    the CAMs (:func:`seco.method.cam.with_background`), take the softmax over the background
     and the present classes (absent classes are excluded, as in the public
     recipe), refine with PAR at ``1/downscale`` and take the argmax at full
     size (:func:`refine_scores`; both maps in one call, sharing the affinity). Then per pixel:
@@ -130,7 +129,9 @@ def segmentation_pseudo_labels(
     batch, _, height, width = cam.shape
     present = labels.to(cam.device) > 0 if labels is not None else cam.flatten(2).amax(dim=2) > 0
     present = torch.cat([present.new_ones(batch, 1), present], dim=1)
-    scores = torch.stack([with_background(cam, high_thr), with_background(cam, low_thr)])  # (2,B,K+1,H,W)
+    scores = cam.new_empty(2, batch, cam.shape[1] + 1, height, width)  # with_background at each threshold
+    scores[:, :, 1:] = cam
+    scores[0, :, 0], scores[1, :, 0] = high_thr, low_thr
     probs = refine_scores(scores, rgb, present, par, downscale)
     high, low = probs.max(dim=2).indices  # max().indices: argmax over channels is ~10x slower on CPUs
     pseudo = torch.where(high > 0, high, torch.where(low > 0, IGNORE_INDEX, 0))
