@@ -1,5 +1,5 @@
-"""The command line as a new user meets it: ``key=value`` overrides anywhere among the flags, in every command that
-takes them; run as a user runs seco, no traceback."""
+"""The command line as a new user meets it: overrides anywhere among the flags, and a training set smaller than one
+batch; each run as a user runs seco, no traceback."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from seco.cli import _build_parser, main
-from support import run_seco, tiny_overrides
+from support import TINY_MODEL, assert_clean_error, run_seco, tiny_overrides
 
 A, B, C = "data.root=a", "train.iterations=7", "out_dir=runs/x"
 
@@ -75,3 +75,21 @@ def test_an_unknown_flag_is_named_under_its_command(capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit):
         main(["train", "train.iterations=2", "--no-evl"])
     assert "seco train: error: unrecognized arguments: --no-evl" in capsys.readouterr().err
+
+
+# --- a training set smaller than one batch ---
+
+
+def test_a_set_smaller_than_one_batch_names_the_split_and_the_ways_out(synthetic_root: Path, tmp_path: Path) -> None:
+    """24 images, the default batch of 32: one line that names the split and gives a batch that fits; that batch
+    then trains. (An error, not a silently smaller batch: the batch sets the reservoir's steps and the lr schedule
+    a config was tuned for, and the saved config must say what ran.)"""
+    overrides = [f"data.root={synthetic_root}", "data.synthetic.n_train=24", "data.synthetic.n_val=8",
+                 f"out_dir={tmp_path / 'run'}", *TINY_MODEL]
+    line = assert_clean_error(run_seco("train", "--no-eval", *overrides),
+                              "split 'train'", f"data.root={synthetic_root}", "24 images",
+                              "train.batch_size=32", "add images")
+    assert "train.batch_size=16" in line  # the largest under 24 whose steps fill method.reservoir.capacity 1536
+    assert not (tmp_path / "run" / "last.pt").exists()
+    assert main(["train", "--no-eval", *overrides, "train.batch_size=16", "train.iterations=1"]) == 0
+    assert (tmp_path / "run" / "last.pt").is_file()

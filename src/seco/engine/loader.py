@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-__all__ = ["SeededItems", "TrainStream", "derive_seed", "to_device"]
+__all__ = ["SeededItems", "SetSmallerThanBatch", "TrainStream", "derive_seed", "to_device"]
 
 _MIX = (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
 
@@ -73,22 +73,34 @@ class _StreamSampler(Sampler):
             epoch, offset = epoch + 1, 0
 
 
+class SetSmallerThanBatch(ValueError):
+    """The smallest process share of the training set holds fewer images than one batch."""
+
+    def __init__(self, images: int, world: int, batch_size: int) -> None:
+        self.images, self.world, self.batch_size = images, world, batch_size
+        self.per_process = images // world
+        share = f" ({self.per_process} per process of {world})" if world > 1 else ""
+        super().__init__(f"the training set has {images} images{share}, fewer than one batch of {batch_size}")
+
+
 class TrainStream:
     """An endless iterator of training batches that can start at any iteration.
 
     One DataLoader serves the whole run: with ``num_workers > 0`` its workers
     persist across epochs and prefetch, and batches land in pinned memory when
     a GPU is present, so the copy to the device can overlap the step.
+
+    Raises:
+        SetSmallerThanBatch: a process's share holds less than one batch
+            (judged on the smallest share, so every process agrees).
     """
 
     def __init__(self, dataset: Dataset, batch_size: int, seed: int, num_workers: int = 0,
                  rank: int = 0, world: int = 1, collate_fn: Any = None) -> None:
         self.items = SeededItems(dataset, seed)
-        per_process = len(range(rank, len(dataset), world))  # type: ignore[arg-type]
-        if per_process < batch_size:
-            raise ValueError(
-                f"the training set has {len(dataset)} images, fewer than one batch of {batch_size} per process"  # type: ignore[arg-type]
-            )
+        if len(self.items) // world < batch_size:
+            raise SetSmallerThanBatch(len(self.items), world, batch_size)
+        per_process = len(range(rank, len(self.items), world))
         self.batch_size, self.seed, self.num_workers = batch_size, seed, num_workers
         self.rank, self.world, self.collate_fn = rank, world, collate_fn
         self.batches_per_epoch = per_process // batch_size

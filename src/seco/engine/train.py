@@ -25,7 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from seco import __version__
-from seco.config import Config, ConfigError, config_diff, save_config, to_dict
+from seco.config import Config, ConfigError, config_diff, save_config, to_dict, validate
 from seco.data import SegDataset, build_dataset
 from seco.data.collate import train_collate
 from seco.engine import dist
@@ -40,7 +40,7 @@ from seco.engine.checkpoint import (
 )
 from seco.engine.eval_log import evaluate_during_training, summary_line
 from seco.engine.finite import FiniteGuard, NonFiniteLossError
-from seco.engine.loader import TrainStream, derive_seed, to_device
+from seco.engine.loader import SetSmallerThanBatch, TrainStream, derive_seed, to_device
 from seco.engine.logger import ScalarLogger
 from seco.engine.optim import WarmupPoly, build_optimizer
 from seco.engine.progress import progress_bar
@@ -224,6 +224,33 @@ def _check_classes(ckpt: dict[str, Any], dataset: SegDataset, path: Path) -> Non
         )
 
 
+def _train_stream(cfg: Config, dataset: SegDataset) -> TrainStream:
+    """The run's batches; a split smaller than one batch is a :class:`ConfigError` that names it and the ways out."""
+    try:
+        return TrainStream(dataset, cfg.train.batch_size, cfg.seed, cfg.data.num_workers, dist.rank(),
+                           dist.world_size(), collate_fn=train_collate)
+    except SetSmallerThanBatch as small:
+        where = f"data.format={cfg.data.format}" + (f", data.root={cfg.data.root}" if cfg.data.root else "")
+        share = f", {small.per_process} per process of {small.world}" if small.world > 1 else ""
+        fit = _largest_batch(cfg, small.per_process)
+        lower = (f"set train.batch_size={fit} (the largest this set and config allow)" if fit
+                 else f"lower train.batch_size to at most {small.per_process}")
+        raise ConfigError(f"split {cfg.data.train_split!r} ({where}) has {small.images} images{share}, fewer than "
+                          f"one batch of train.batch_size={small.batch_size}: {lower}, or add images to the split"
+                          ) from None
+
+
+def _largest_batch(cfg: Config, images: int) -> int | None:
+    """The largest ``train.batch_size`` up to ``images`` that ``cfg`` accepts (the reservoir holds whole steps)."""
+    for size in range(images, 0, -1):
+        try:
+            validate(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, batch_size=size)))
+        except ConfigError:
+            continue
+        return size
+    return None
+
+
 def _record_weights(cfg: Config, loaded: LoadedWeights | None) -> Config:
     """``cfg`` with the sha256 and tensor count of the weights file loaded (empty when none was)."""
     model = dataclasses.replace(cfg.model, weights_sha256=loaded.sha256 if loaded else "",
@@ -259,6 +286,7 @@ def _train(cfg: Config, device: torch.device, resume: bool, progress: bool, allo
         _check_classes(ckpt, dataset, last)
     if cfg.train.supervision == "full":
         require_masks(dataset, cfg.data.train_split)
+    stream = _train_stream(cfg, dataset)  # before the model: a set too small for one batch costs no weights
     run = build_training(cfg, device, dataset.num_classes, list(dataset.class_names))
     if ckpt is not None:
         run.restore(ckpt, f"checkpoint {last}")
@@ -277,8 +305,6 @@ def _train(cfg: Config, device: torch.device, resume: bool, progress: bool, allo
     if bad is not None and bad.add(dataset.catalog.skipped):
         print(f"skipped {len(dataset.catalog.skipped)} bad samples of split {cfg.data.train_split!r}; "
               f"listed in {bad.path}")
-    stream = TrainStream(dataset, cfg.train.batch_size, cfg.seed, cfg.data.num_workers, dist.rank(),
-                         dist.world_size(), collate_fn=train_collate)
     net: torch.nn.Module = run.net
     if dist.world_size() > 1:
         net = DistributedDataParallel(run.net, device_ids=[device.index] if device.type == "cuda" else None,
