@@ -1,14 +1,20 @@
-"""The command line as a new user meets it: overrides anywhere among the flags, and a training set smaller than one
-batch; each run as a user runs seco, no traceback."""
+"""The command line as a new user meets it: overrides anywhere among the flags, a training set smaller than one
+batch, and a backbone of another width; each run as a user runs seco, no traceback."""
 
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from seco.cli import _build_parser, main
+from seco.config import config_diff, load_config, to_dict
+from seco.data import VOC_CLASSES
+from seco.method.step import SeCoState
+from seco.model import build_model
 from support import TINY_MODEL, assert_clean_error, run_seco, tiny_overrides
 
 A, B, C = "data.root=a", "train.iterations=7", "out_dir=runs/x"
@@ -93,3 +99,60 @@ def test_a_set_smaller_than_one_batch_names_the_split_and_the_ways_out(synthetic
     assert not (tmp_path / "run" / "last.pt").exists()
     assert main(["train", "--no-eval", *overrides, "train.batch_size=16", "train.iterations=1"]) == 0
     assert (tmp_path / "run" / "last.pt").is_file()
+
+
+# --- another backbone width ---
+
+
+@pytest.mark.parametrize("name, width", [("vit_tiny_patch16_224", 192), ("vit_small_patch16_224", 384),
+                                         ("vit_base_patch16_224", 768)])
+def test_the_projection_follows_the_encoder_width(name: str, width: int) -> None:
+    """The VOC config compares projected queries with class tokens (prototypes.space=backbone): with
+    model.proj_dim unset, q (eq. 2) has the encoder's width for every ViT."""
+    cfg = load_config("voc", [f"model.name={name}", "model.pretrained=false"])
+    assert cfg.model.proj_dim == 0 and cfg.method.prototypes.space == "backbone"
+    torch.manual_seed(0)
+    net = build_model(cfg.model, len(VOC_CLASSES))
+    state = SeCoState(net, cfg.method)
+    assert net.encoder.embed_dim == width
+    assert net.embed(torch.rand(1, 3, 32, 32)).shape == (1, width)
+    assert state.prototypes.P.shape[-1] == width
+
+
+def _voc_tiny(root: Path, out: Path) -> list[str]:
+    """The VOC config shrunk to the conftest folder (2 train images) and 64 px crops."""
+    return [f"data.root={root}", "data.train_split=train", "data.mask_dir=SegmentationClass", "data.crop_size=64",
+            "data.num_workers=0", f"out_dir={out}", "model.pretrained=false", "train.iterations=1",
+            "train.batch_size=2", "train.warmup_iters=1", "method.decomposition.patch_size=32",
+            "method.decomposition.num_patches=2", "method.decomposition.global_size=32",
+            "method.decomposition.border_margin=8", "method.reservoir.capacity=8"]
+
+
+def test_voc_trains_a_small_vit_without_setting_proj_dim(voc_root: Path, tmp_path: Path) -> None:
+    done = run_seco("train", "--config", "voc", "model.name=vit_small_patch16_224", "--no-eval",
+                    *_voc_tiny(voc_root, tmp_path / "run"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr + done.stdout
+    assert (tmp_path / "run" / "last.pt").is_file()
+
+
+def test_an_explicit_proj_dim_off_the_width_is_one_line(voc_root: Path, tmp_path: Path) -> None:
+    done = run_seco("train", "--config", "voc", "model.name=vit_small_patch16_224", "model.proj_dim=768",
+                    *_voc_tiny(voc_root, tmp_path / "run"))
+    assert_clean_error(done, "model.proj_dim=768", "(384)", "method.prototypes.space=backbone")
+
+
+def test_a_run_saved_with_an_explicit_width_resumes_with_proj_dim_unset(
+    tiny_run: Path, synthetic_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Checkpoints made before the VOC config left proj_dim unset hold the width itself (here 32 = embed_dim):
+    the same run is not a changed config."""
+    run = Path(shutil.copytree(tiny_run, tmp_path / "run"))
+    overrides = [*tiny_overrides(synthetic_root, run, iterations=2), "model.proj_dim=0"]
+    assert main(["train", "--no-eval", *overrides]) == 0
+    assert "nothing left to train" in capsys.readouterr().out
+    stored = torch.load(run / "last.pt", map_location="cpu", weights_only=True)["config"]
+    assert stored["model"]["proj_dim"] == 32
+    assert "model.proj_dim" not in config_diff(stored, load_config("synthetic", overrides))
+    assert "model.proj_dim" in config_diff(stored, load_config("synthetic", [*overrides, "model.proj_dim=16"]))
+    assert to_dict(load_config("synthetic", overrides))["model"]["proj_dim"] == 0

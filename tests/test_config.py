@@ -31,7 +31,7 @@ def test_voc_yaml_holds_the_official_defaults() -> None:
     assert cfg.data.crop_size == 448 and cfg.data.scale_range == [0.5, 2.0]
     assert cfg.model.name.startswith("vit_base_patch16_224") and cfg.model.aux_layer == -3
     assert cfg.model.freeze_pos_embed and cfg.model.drop_path == 0.0
-    assert (cfg.model.proj_hidden, cfg.model.proj_dim) == (2048, 768)
+    assert (cfg.model.proj_hidden, cfg.model.proj_dim) == (2048, 0)  # 0: the encoder's width, 768 for ViT-B
     assert cfg.model.seg_dilations == [6, 12, 18, 24]
     tr = cfg.train
     assert (tr.iterations, tr.batch_size, tr.lr, tr.head_lr_mult, tr.weight_decay) == (20000, 4, 6e-5, 10.0, 0.01)

@@ -111,6 +111,12 @@ class ModelConfig:
     against the file instead, so a saved config re-runs only on the same file.
     ``pos_embed_antialias`` picks timm's antialiased resize of the position
     embedding (true) or the public code's plain bicubic one (false).
+
+    The projection head O of eq. 2 is an MLP ``D-proj_hidden-proj_hidden-
+    proj_dim`` on the class token; ``proj_dim`` 0 (the default) is the
+    encoder's width D, so another backbone needs no other setting. An explicit
+    ``proj_dim`` wins, and must equal D under ``method.prototypes.space=backbone``
+    (the public code's prototypes are class tokens, compared with q).
     """
 
     name: str = "vit_base_patch16_224"
@@ -899,7 +905,9 @@ def config_diff(stored: dict[str, Any], cfg: Config) -> dict[str, tuple[Any, Any
     """Dotted keys whose value differs between a stored config dict and ``cfg``: ``{key: (stored, now)}``.
 
     ``stored`` is :func:`to_dict` output, for example a checkpoint's config;
-    keys it lacks (an older version) count at their defaults.
+    keys it lacks (an older version) count at their defaults. A ``model.proj_dim``
+    of 0 on one side and the encoder's width on the other is no difference: both
+    build the same projection (a run saved before the VOC config left it unset).
     """
     try:
         filled = OmegaConf.to_container(OmegaConf.merge(OmegaConf.structured(Config), stored))
@@ -907,8 +915,28 @@ def config_diff(stored: dict[str, Any], cfg: Config) -> dict[str, tuple[Any, Any
         filled = stored
     old, new = _leaves(filled), _leaves(to_dict(cfg))
     missing = object()
-    return {key: (old.get(key), new.get(key)) for key in sorted(old.keys() | new.keys())
+    diff = {key: (old.get(key), new.get(key)) for key in sorted(old.keys() | new.keys())
             if old.get(key, missing) != new.get(key, missing)}
+    if "model.proj_dim" in diff:
+        width = _projection_width(old)
+        if width is not None and width == _projection_width(new):
+            del diff["model.proj_dim"]
+    return diff
+
+
+def _projection_width(leaves: dict[str, Any]) -> int | None:
+    """The width of q (eq. 2) that a config's leaves build: ``model.proj_dim``, or for 0 the encoder's
+    (None when the encoder cannot be built here, e.g. a name this timm does not know)."""
+    from seco.model.backbone import encoder_width  # the model package imports this module
+
+    if leaves.get("model.proj_dim"):
+        return int(leaves["model.proj_dim"])
+    prefix = "model.kwargs."
+    kwargs = {key[len(prefix):]: value for key, value in leaves.items() if key.startswith(prefix)}
+    try:
+        return encoder_width(str(leaves.get("model.name")), kwargs)
+    except (RuntimeError, TypeError, ValueError):
+        return None
 
 
 def config_from_dict(data: dict[str, Any]) -> Config:

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seco.config import MethodConfig
+from seco.config import ConfigError, MethodConfig
 from seco.labels import IGNORE_INDEX, UNCERTAIN
 from seco.method.cam import configured_cams
 from seco.method.decompose import Views, decompose
@@ -74,8 +74,10 @@ class SeCoState(nn.Module):
         self.reservoir = Reservoir(cfg.reservoir.capacity, dim, cfg.reservoir.init)
         prototype_dim = net.encoder.embed_dim if cfg.prototypes.space == "backbone" else dim
         if prototype_dim != dim:
-            raise ValueError(f"method.prototypes.space=backbone compares class tokens ({prototype_dim}-d) with "
-                             f"projected queries ({dim}-d): set model.proj_dim to the encoder width")
+            raise ConfigError(f"model.proj_dim={dim} differs from the encoder's width ({prototype_dim}), and "
+                              "method.prototypes.space=backbone compares the projected queries with its class tokens: "
+                              f"leave model.proj_dim unset (0 follows the encoder), set it to {prototype_dim}, or set "
+                              "method.prototypes.space=projection")
         self.prototypes = Prototypes(net.num_classes - 1, prototype_dim, cfg.prototypes.update)
         self.par = build_par(cfg.par)
 

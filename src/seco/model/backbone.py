@@ -26,7 +26,8 @@ from seco.model.hub import pretrained_file
 from seco.model.token_embed import TokenEmbed, install_token_embed
 from seco.model.weights import LoadedWeights, load_weights
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ConvStemPatchEmbed", "EncoderOutput", "ViTEncoder", "build_encoder"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ConvStemPatchEmbed", "EncoderOutput", "ViTEncoder", "build_encoder",
+           "encoder_width"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -115,6 +116,13 @@ class ViTEncoder(nn.Module):
         patches = final[:, self.vit.num_prefix_tokens:]
         tokens = patches.transpose(1, 2).reshape(patches.shape[0], patches.shape[2], *aux.shape[-2:])
         return EncoderOutput(tokens=tokens, aux_tokens=aux, cls=final[:, 0])
+
+
+def encoder_width(name: str, kwargs: dict | None = None) -> int:
+    """The token width D of the timm ViT ``name`` built with ``kwargs``, read off a copy on the meta device
+    (no memory, no weights, no download)."""
+    with torch.device("meta"):
+        return int(timm.create_model(name, pretrained=False, num_classes=0, **(kwargs or {})).embed_dim)
 
 
 def build_encoder(
