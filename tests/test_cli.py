@@ -119,8 +119,8 @@ def test_evaluate_with_dense_crf_streams_both_variants(demo_run: Path, tmp_path:
 
 
 def test_predict_into_its_input_folder_is_refused_before_anything_is_written(tmp_path: Path) -> None:
-    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.jpg")
-    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "b.jpg")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.png")  # its mask would be a.png
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     done = run_seco("predict", str(tmp_path), "--out", str(tmp_path), "--checkpoint", str(tmp_path / "x.pt"))
     assert_clean_error(done, str(tmp_path / "a.png"), "--out")

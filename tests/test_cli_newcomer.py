@@ -1,5 +1,5 @@
 """The command line as a new user meets it: overrides anywhere among the flags, a training set smaller than one
-batch, and a backbone of another width; each run as a user runs seco, no traceback."""
+batch, a backbone of another width, and images that share a name; each run as a user runs seco, no traceback."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import write_image
+from PIL import Image
 
 from seco.cli import _build_parser, main
 from seco.config import config_diff, load_config, to_dict
@@ -156,3 +158,26 @@ def test_a_run_saved_with_an_explicit_width_resumes_with_proj_dim_unset(
     assert "model.proj_dim" not in config_diff(stored, load_config("synthetic", overrides))
     assert "model.proj_dim" in config_diff(stored, load_config("synthetic", [*overrides, "model.proj_dim=16"]))
     assert to_dict(load_config("synthetic", overrides))["model"]["proj_dim"] == 0
+
+
+# --- images that share a name ---
+
+
+def test_predict_writes_both_images_that_share_a_name(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    write_image(photos / "a.jpg", (24, 32), 0)
+    write_image(photos / "a.png", (20, 28), 1)
+    write_image(photos / "b.jpg", (16, 16), 2)
+    before = {p: p.read_bytes() for p in photos.iterdir()}
+    done = run_seco("predict", str(photos), "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr + done.stdout
+    assert "keep the extension: a.jpg.png, a.png.png" in done.stdout
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["a.jpg.png", "a.jpg_overlay.png", "a.png.png", "a.png_overlay.png", "b.png",
+                       "b_overlay.png"]
+    assert Image.open(tmp_path / "out" / "a.jpg.png").size == (32, 24)
+    assert Image.open(tmp_path / "out" / "a.png.png").size == (28, 20)
+    assert {p: p.read_bytes() for p in photos.iterdir()} == before
+    again = run_seco("predict", str(photos), "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "out"))
+    assert_clean_error(again, "exists", "--overwrite")

@@ -31,12 +31,28 @@ def _hashes(folder: Path) -> dict[Path, str]:
 
 def test_output_into_the_input_folder_never_replaces_an_input(predictor: Predictor, tmp_path: Path) -> None:
     photos = tmp_path / "photos"
-    write_image(photos / "a.jpg", (24, 32), 0)
-    write_image(photos / "a.png", (24, 32), 1)  # the mask of a.jpg would be a.png
+    write_image(photos / "a.png", (24, 32), 1)  # its mask would be a.png
+    write_image(photos / "b.jpg", (24, 32), 0)
     before = _hashes(photos)
     with pytest.raises(PredictError, match=r"a\.png is one of the input images.*another --out"):
         predict_paths(predictor, [photos], photos)
     assert _hashes(photos) == before
+
+
+def test_images_that_share_a_name_keep_their_extension_and_replace_nothing(predictor: Predictor,
+                                                                         tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    write_image(photos / "a.jpg", (24, 32), 0)
+    write_image(photos / "a.png", (20, 28), 1)  # the mask of a.jpg would be a.png, an input
+    write_image(photos / "b_overlay.jpg", (16, 16), 2)  # its mask would be b.png's overlay
+    write_image(photos / "b.png", (12, 12), 3)
+    write_image(photos / "c.jpg", (8, 8), 4)
+    before = _hashes(photos)
+    written = predict_paths(predictor, [photos], photos)  # into the input folder itself
+    assert sorted(p.name for p in written) == ["a.jpg.png", "a.png.png", "b.png.png", "b_overlay.jpg.png", "c.png"]
+    assert Image.open(photos / "a.jpg.png").size == (32, 24) and Image.open(photos / "a.png.png").size == (28, 20)
+    assert (photos / "b_overlay.jpg_overlay.png").is_file() and (photos / "c_overlay.png").is_file()
+    assert {p: h for p, h in _hashes(photos).items() if p in before} == before
 
 
 def test_sub_folders_are_kept_so_equal_names_do_not_collide(predictor: Predictor, tmp_path: Path) -> None:
@@ -55,9 +71,10 @@ def test_sub_folders_are_kept_so_equal_names_do_not_collide(predictor: Predictor
 
 def test_two_inputs_for_one_output_are_refused_before_writing(predictor: Predictor, tmp_path: Path) -> None:
     write_image(tmp_path / "x" / "img.jpg", (24, 32), 0)
-    write_image(tmp_path / "y" / "img.png", (24, 32), 1)
-    with pytest.raises(PredictError, match=r"x/img\.jpg and .*y/img\.png would both be written to .*img\.png"):
-        predict_paths(predictor, [tmp_path / "x" / "img.jpg", tmp_path / "y" / "img.png"], tmp_path / "out")
+    write_image(tmp_path / "y" / "img.jpg", (24, 32), 1)  # the same name: the extension cannot tell them apart
+    with pytest.raises(PredictError, match=r"x/img\.jpg and .*y/img\.jpg would both be written to .*img\.jpg\.png"
+                                           r".*give their common folder"):
+        predict_paths(predictor, [tmp_path / "x" / "img.jpg", tmp_path / "y" / "img.jpg"], tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 

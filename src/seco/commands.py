@@ -220,9 +220,13 @@ def run_command(args: argparse.Namespace) -> int:
     elif command == "predict":
         from seco.engine.predict import Predictor, plan_predictions, predict_paths
 
-        plan_predictions(args.paths, args.out, args.overwrite)  # refuse before loading the model
+        jobs = plan_predictions(args.paths, args.out, args.overwrite)  # refuse before loading the model
         written = predict_paths(Predictor.from_checkpoint(args.checkpoint), args.paths, args.out, args.overwrite)
         print(f"wrote {len(written)} masks and {len(written)} overlays to {args.out}")
+        kept = [job.mask.name for job in jobs if job.kept_suffix]
+        if kept:
+            print(f"{len(kept)} images share a name, so their outputs keep the extension: {', '.join(kept[:4])}"
+                  + (" ..." if len(kept) > 4 else ""))
     elif command == "check-data":
         _check_data(load_config(args.config, args.overrides), args.split, args.workers)
         return 0

@@ -11,7 +11,8 @@ so memory stays bounded; the mask always has the input's size.
 :func:`predict_paths` never writes over an input image, keeps the inputs'
 folder structure under the output folder, and refuses to replace an
 existing output unless asked to; all of this is checked before anything
-is written.
+is written. Images whose outputs would share a name (``a.jpg`` and ``a.png``)
+keep their extension in it (``a.jpg.png``, ``a.png.png``).
 """
 
 from __future__ import annotations
@@ -135,42 +136,63 @@ def find_images(paths: Iterable[Path]) -> Iterator[Path]:
 
 @dataclass(frozen=True)
 class PredictJob:
-    """One input image and the two files it becomes."""
+    """One input image and the two files it becomes; ``kept_suffix``: their names keep the image's extension,
+    as another image's outputs would have its name otherwise."""
 
     image: Path
     mask: Path
     overlay: Path
+    kept_suffix: bool = False
+
+    @classmethod
+    def into(cls, image: Path, folder: Path, kept_suffix: bool = False) -> PredictJob:
+        """The job that writes ``image``'s mask and overlay into ``folder``."""
+        name = image.name if kept_suffix else image.stem
+        return cls(image, folder / f"{name}.png", folder / f"{name}_overlay.png", kept_suffix)
 
 
 def _inputs(paths: Iterable[Path], out_dir: Path) -> Iterator[tuple[Path, Path]]:
-    """``(image, output stem)`` pairs: a folder's images keep their path below it; the output folder, when it
+    """``(image, output folder)`` pairs: a folder's images keep their path below it; the output folder, when it
     lies inside an input folder, is not walked (its masks are not inputs)."""
     out = out_dir.resolve()
     for path in paths:
         if not path.is_dir():
             for image in find_images([path]):
-                yield image, out_dir / image.stem
+                yield image, out_dir
             continue
         inside = out != path.resolve() and out.is_relative_to(path.resolve())
         for image in find_images([path]):
             if inside and image.resolve().is_relative_to(out):
                 continue
-            yield image, out_dir / image.relative_to(path).parent / image.stem
+            yield image, out_dir / image.relative_to(path).parent
+
+
+def _sharing_a_name(jobs: Iterable[PredictJob]) -> set[Path]:
+    """The images some of whose outputs are another image's outputs too."""
+    writers: dict[Path, set[Path]] = {}
+    for job in jobs:
+        for target in (job.mask, job.overlay):
+            writers.setdefault(target.resolve(), set()).add(job.image)
+    return {image for images in writers.values() if len(images) > 1 for image in images}
 
 
 def plan_predictions(paths: Iterable[Path], out_dir: Path, overwrite: bool = False) -> list[PredictJob]:
     """The files ``predict_paths`` would write, checked before any is written.
 
+    An image whose outputs would share a name with another's (``a.jpg`` and
+    ``a.png``, or ``a.png`` and ``a_overlay.jpg``) keeps its extension in them.
+
     Raises:
         PredictError: an output would replace an input image, two inputs
-            would write one output, or an output exists (without ``overwrite``).
+            would still write one output (the same file name given from two
+            folders), or an output exists (without ``overwrite``).
     """
-    jobs: list[PredictJob] = []
-    seen: set[Path] = set()
-    for image, stem in _inputs(paths, out_dir):
-        if image.resolve() not in seen:
-            seen.add(image.resolve())
-            jobs.append(PredictJob(image, stem.parent / f"{stem.name}.png", stem.parent / f"{stem.name}_overlay.png"))
+    inputs: dict[Path, tuple[Path, Path]] = {}
+    for image, folder in _inputs(paths, out_dir):
+        inputs.setdefault(image.resolve(), (image, folder))
+    seen = set(inputs)
+    clash = _sharing_a_name(PredictJob.into(image, folder) for image, folder in inputs.values())
+    jobs = [PredictJob.into(image, folder, image in clash) for image, folder in inputs.values()]
     writers: dict[Path, Path] = {}
     for job in jobs:
         for target in (job.mask, job.overlay):
@@ -180,7 +202,8 @@ def plan_predictions(paths: Iterable[Path], out_dir: Path, overwrite: bool = Fal
             other = writers.setdefault(target.resolve(), job.image)
             if other != job.image:
                 raise PredictError(f"{other} and {job.image} would both be written to {target}; predict them "
-                                   "into different --out folders, or rename one")
+                                   "into different --out folders, give their common folder (its sub-folders are "
+                                   "kept), or rename one")
     existing = [t for job in jobs for t in (job.mask, job.overlay) if t.exists()]
     if existing and not overwrite:
         more = f" (and {len(existing) - 1} more outputs)" if len(existing) > 1 else ""
@@ -194,8 +217,9 @@ def _save_png(image: Image.Image, path: Path) -> None:
 
 
 def predict_paths(predictor: Predictor, paths: Iterable[Path], out_dir: Path, overwrite: bool = False) -> list[Path]:
-    """Write ``<stem>.png`` (palette mask) and ``<stem>_overlay.png`` per image under ``out_dir``, each in the
-    sub-folder its image has below the folder given; return the masks written.
+    """Write ``<stem>.png`` (palette mask) and ``<stem>_overlay.png`` per image under ``out_dir`` (``<name>.png``
+    and ``<name>_overlay.png`` where names would clash), each in the sub-folder its image has below the folder
+    given; return the masks written.
 
     Everything is checked first (:func:`plan_predictions`); each file is written atomically.
     """
