@@ -72,6 +72,17 @@ def _evaluate_into(trained: Trained, split: str, outputs: tuple[str, ...], crf: 
         log_final_evaluation(out_dir, evaluation, trained.class_names, trained.iteration)
 
 
+def _outputs(text: str | None) -> tuple[str, ...]:
+    """``--outputs cam,seg`` as a tuple (empty when not given), each name checked."""
+    from seco.engine.inference import OUTPUTS
+
+    asked = tuple(o.strip() for o in (text or "").split(",") if o.strip())
+    unknown = [o for o in asked if o not in OUTPUTS]
+    if unknown:
+        raise ConfigError(f"--outputs {text}: {', '.join(unknown)} is not an output; choose from {', '.join(OUTPUTS)}")
+    return asked
+
+
 def _check_data(cfg: Config, split: str | None, workers: int) -> None:
     from seco.data import DataError
     from seco.engine.check_data import check_split
@@ -189,13 +200,12 @@ def run_command(args: argparse.Namespace) -> int:
         from seco.engine.evaluate import default_outputs
         from seco.engine.restore import load_trained
 
+        asked = _outputs(args.outputs)  # before the checkpoint loads: a typo costs nothing
         dist.init_distributed("auto")  # under torchrun, ranks share the split
         trained = load_trained(args.checkpoint, args.config, args.overrides)
         split = args.split or trained.cfg.eval.split
         out = args.out or args.checkpoint.parent / f"eval-{split}"
-        outputs = (tuple(o.strip() for o in args.outputs.split(",") if o.strip()) if args.outputs
-                   else default_outputs(trained.cfg))
-        _evaluate_into(trained, split, outputs, trained.cfg.eval.crf, out)
+        _evaluate_into(trained, split, asked or default_outputs(trained.cfg), trained.cfg.eval.crf, out)
     elif command == "export-masks" and args.format == "voc-test":
         from seco.engine.restore import load_trained
         from seco.engine.submission import export_voc_test

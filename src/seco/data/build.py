@@ -35,7 +35,8 @@ def _root(cfg: DataConfig) -> Path:
         raise DataError(f"data.root is not set; format {cfg.format!r} needs the folder of the data set")
     root = Path(cfg.root).expanduser()
     if not root.is_dir():
-        raise DataError(f"{root}: data set folder does not exist")
+        raise DataError(f"data.root={cfg.root}: no such folder; set data.root to the folder of your {cfg.format} "
+                        "data set")
     return root
 
 

@@ -22,6 +22,7 @@ from timm.layers import PatchEmbed
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
+from seco.config import ConfigError
 from seco.model.hub import pretrained_file
 from seco.model.token_embed import TokenEmbed, install_token_embed
 from seco.model.weights import LoadedWeights, load_weights
@@ -156,10 +157,12 @@ def build_encoder(
         vit = timm.create_model(name, pretrained=False, **options)
     except RuntimeError as err:
         if "Unknown model" in str(err):
-            raise ValueError(f"model.name: {err}") from err
+            raise ConfigError(f"model.name: {err}; timm.list_models('vit_*') lists the ViTs") from None
         raise
+    except TypeError as err:  # a keyword the ViT does not take
+        raise ConfigError(f"model.kwargs: {name!r} refuses them: {err}") from None
     if type(vit) is not VisionTransformer:
-        raise ValueError(f"model.name: {name!r} builds a timm {type(vit).__name__}, not a VisionTransformer")
+        raise ConfigError(f"model.name: {name!r} builds a timm {type(vit).__name__}, not a VisionTransformer")
     source = weights or (pretrained_file(vit, name) if pretrained else None)
     loaded = None
     if source:
