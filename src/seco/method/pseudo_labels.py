@@ -131,7 +131,8 @@ def segmentation_pseudo_labels(
     present = torch.cat([present.new_ones(batch, 1), present], dim=1)
     scores = cam.new_empty(2, batch, cam.shape[1] + 1, height, width)  # with_background at each threshold
     scores[:, :, 1:] = cam
-    scores[0, :, 0], scores[1, :, 0] = high_thr, low_thr
+    scores[0, :, 0].fill_(high_thr)  # fill_: a Python number assigned by indexing becomes a host tensor first
+    scores[1, :, 0].fill_(low_thr)
     probs = refine_scores(scores, rgb, present, par, downscale)
     high, low = probs.max(dim=2).indices  # max().indices: argmax over channels is ~10x slower on CPUs
     pseudo = torch.where(high > 0, high, torch.where(low > 0, IGNORE_INDEX, 0))
