@@ -74,8 +74,9 @@ def _run(name: str, cfg: Config, fresh: bool, allow_config_change: bool) -> dict
     reused = finished(cfg) and not fresh
     print(f"{RUNS[name]}: {'the finished run in' if reused else 'training into'} {cfg.out_dir}"
           + (" is reused (--fresh trains it again)" if reused else ""), flush=True)
+    embeddings = cfg.eval.num_embeddings if name == "seco" else 0  # the baseline never trains the projection head
     doc = run_once(cfg, outputs=default_outputs(cfg), fresh=fresh, allow_config_change=allow_config_change,
-                   num_embeddings=cfg.eval.num_embeddings)
+                   num_embeddings=embeddings)
     if not reused:
         meta = doc["meta"]
         print(f"{RUNS[name]}: trained in {meta['train_seconds']} s, evaluated in {meta['eval_seconds']} s", flush=True)
