@@ -146,3 +146,35 @@ def test_the_encoder_normalises_unit_rgb_with_its_pixel_mean_and_std() -> None:
     mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
     by_hand = plain((rgb - mean[:, None, None]) / std[:, None, None])
     torch.testing.assert_close(imagenet(rgb).tokens, by_hand.tokens)
+
+
+@pytest.mark.parametrize(("conv_stem", "train"), [(True, True), (False, True), (False, False)])
+def test_class_token_alone_matches_the_whole_forward_and_its_gradient(conv_stem: bool, train: bool) -> None:
+    """forward_cls runs the last block for the class token only: the same token and parameter gradients as the
+    whole forward's class token, within float rounding (batch norm of the conv stem in training included)."""
+    torch.manual_seed(0)
+    encoder = build_model(dataclasses.replace(TINY, conv_stem=conv_stem), num_classes=3).encoder.train(train)
+    images = torch.rand(5, 3, 40, 40)
+    grads = []
+    for embed in (lambda x: encoder(x).cls, encoder.forward_cls):
+        encoder.zero_grad()
+        cls = embed(images)
+        (cls * torch.linspace(-1, 1, cls.shape[1])).sum().backward()
+        grads.append((cls.detach(), [p.grad.clone() for p in encoder.parameters() if p.grad is not None]))
+    (whole, whole_grads), (alone, alone_grads) = grads
+    assert alone.shape == (5, 32)
+    torch.testing.assert_close(alone, whole, rtol=1e-5, atol=1e-5)
+    assert len(alone_grads) == len(whole_grads)
+    for got, expected in zip(alone_grads, whole_grads):
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_class_token_alone_runs_the_whole_block_when_dropout_would_draw_otherwise() -> None:
+    """With dropout in training, fewer tokens would draw other random numbers: the last block runs whole."""
+    config = dataclasses.replace(TINY, kwargs={**TINY.kwargs, "proj_drop_rate": 0.5})
+    encoder = build_model(config, num_classes=3).encoder.train()
+    images = torch.rand(2, 3, 32, 32)
+    torch.manual_seed(1)
+    whole = encoder(images).cls
+    torch.manual_seed(1)
+    assert torch.equal(encoder.forward_cls(images), whole)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import timm
 import torch
@@ -23,6 +24,7 @@ from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
 from seco.config import ConfigError
+from seco.model.class_token import class_token_block, class_token_block_applies
 from seco.model.hub import pretrained_file
 from seco.model.token_embed import TokenEmbed, install_token_embed
 from seco.model.weights import LoadedWeights, load_weights
@@ -107,16 +109,42 @@ class ViTEncoder(nn.Module):
         the next multiple (bilinear), so the token grid still covers exactly
         the whole image and token maps upsample back onto it without shift.
         """
+        final, (aux,) = self.vit.forward_intermediates(self._prepared(images), indices=[self.aux_index], norm=False,
+                                                       output_fmt="NCHW")
+        patches = final[:, self.vit.num_prefix_tokens:]
+        tokens = patches.transpose(1, 2).reshape(patches.shape[0], patches.shape[2], *aux.shape[-2:])
+        return EncoderOutput(tokens=tokens, aux_tokens=aux, cls=final[:, 0])
+
+    def forward_cls(self, images: torch.Tensor) -> torch.Tensor:
+        """The final class token (B, D) alone, as ``forward(images).cls`` within float rounding.
+
+        For views embedded by their class token only (eq. 2): the last block
+        runs for the class token alone (:func:`~seco.model.class_token.class_token_block`),
+        the blocks before it, the embedding and the final norm as in timm's
+        ``forward_intermediates``. A last block it cannot reproduce runs whole.
+        """
+        vit = self.vit
+        last = vit.blocks[-1]
+        if not class_token_block_applies(last):
+            return self.forward(images).cls
+        tokens = vit.norm_pre(vit.patch_drop(vit._pos_embed(vit.patch_embed(self._prepared(images)))))
+        for block in vit.blocks[:-1]:
+            tokens = block(tokens)
+        return vit.norm(class_token_block(last, tokens))[:, 0]
+
+    def compile(self, *args: Any, **kwargs: Any) -> None:
+        """``torch.compile`` :meth:`forward` (as ``nn.Module.compile``) and :meth:`forward_cls` too."""
+        super().compile(*args, **kwargs)
+        self.forward_cls = torch.compile(self.forward_cls, *args, **kwargs)  # type: ignore[method-assign]
+
+    def _prepared(self, images: torch.Tensor) -> torch.Tensor:
+        """Normalised images, stretched to whole patches."""
         images = (images - self.pixel_mean.to(images.dtype)) / self.pixel_std.to(images.dtype)
         height, width = images.shape[-2:]
         size = (-(-height // self.patch_size) * self.patch_size, -(-width // self.patch_size) * self.patch_size)
         if size != (height, width):
             images = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
-        final, (aux,) = self.vit.forward_intermediates(images, indices=[self.aux_index], norm=False,
-                                                       output_fmt="NCHW")
-        patches = final[:, self.vit.num_prefix_tokens:]
-        tokens = patches.transpose(1, 2).reshape(patches.shape[0], patches.shape[2], *aux.shape[-2:])
-        return EncoderOutput(tokens=tokens, aux_tokens=aux, cls=final[:, 0])
+        return images
 
 
 def encoder_width(name: str, kwargs: dict | None = None) -> int:

@@ -71,7 +71,7 @@ class SeCoNet(nn.Module):
         view_embeddings, view_cls = [], []
         with torch.set_grad_enabled(views_grad and torch.is_grad_enabled()):
             for view in views:
-                cls = self.encoder(view).cls
+                cls = self.encoder.forward_cls(view)
                 view_embeddings.append(self.projector(cls))
                 view_cls.append(cls.detach())
         return NetOutput(
@@ -97,7 +97,7 @@ class SeCoNet(nn.Module):
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """Projected, L2-normalised class tokens q (eq. 2)."""
-        return self.projector(self.encoder(images).cls)
+        return self.projector(self.encoder.forward_cls(images))
 
     def teacher_modules(self) -> nn.ModuleDict:
         """The modules the local teacher mirrors by EMA (g_k and O_k of eq. 2)."""
@@ -127,7 +127,7 @@ class SeCoNet(nn.Module):
 
 def teacher_embed(teacher: nn.ModuleDict, images: torch.Tensor) -> torch.Tensor:
     """k = O_k(g_k(x)) of eq. 2, from the local teacher's modules."""
-    return teacher["projector"](teacher["encoder"](images).cls)
+    return teacher["projector"](teacher["encoder"].forward_cls(images))
 
 
 def build_model(cfg: ModelConfig, num_classes: int) -> SeCoNet:
