@@ -130,8 +130,8 @@ def test_a_wider_grid_measures_only_its_new_points_and_flags_a_choice_at_its_edg
     real, real_sweep = threshold.evaluate, threshold.mask_miou_sweep
     monkeypatch.setattr(threshold, "evaluate", lambda net, cfg, split, **kw: calls.append(
         (split, cfg.method.cam.bkg_thr)) or real(net, cfg, split, **kw))
-    monkeypatch.setattr(threshold, "mask_miou_sweep", lambda net, cfg, split, scores, progress: swept.append(
-        (split, list(scores))) or real_sweep(net, cfg, split, scores, progress))
+    monkeypatch.setattr(threshold, "mask_miou_sweep", lambda net, cfg, split, scores, progress, images: swept.append(
+        (split, list(scores))) or real_sweep(net, cfg, split, scores, progress, images))
     doc = run_ablation(["baseline"], [0], tmp_path / "bench", overrides, progress=False, bkg_grid=(0.05, 0.3, 0.45))
     assert swept == [("train", [0.05])]  # 0.3 and 0.45 were measured by the first call
     saved = json.loads((tmp_path / "bench" / "baseline" / "seed0" / SELECTION).read_text())
@@ -194,3 +194,19 @@ def test_seco_bench_ablation_from_the_command_line(synthetic_root: Path, tmp_pat
     assert "unknown variant(s) nonsense" in capsys.readouterr().err
     assert main(["bench", "ablation", "--bkg-grid", "0.3;0.4", "--out", str(tmp_path / "b")]) == 1
     assert "--bkg-grid '0.3;0.4': expected a comma list" in capsys.readouterr().err
+
+
+def test_the_train_images_a_run_chooses_on_are_recorded_and_another_count_measures_again(
+        synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from seco.bench import threshold
+    from seco.bench.ablation import run_variant
+
+    overrides = _tiny_bench_overrides(synthetic_root, tmp_path)
+    first = run_variant("baseline", 0, tmp_path / "bench", overrides, (0.3, 0.45), progress=False, select_images=8)
+    assert first.selection["images"] == 8 and first.document["meta"]["seed"] == 0
+    swept, real = [], threshold.mask_miou_sweep
+    monkeypatch.setattr(threshold, "mask_miou_sweep", lambda *args: swept.append(args[3:]) or real(*args))
+    run_variant("baseline", 0, tmp_path / "bench", overrides, (0.3, 0.45), progress=False, select_images=8)
+    assert swept == []  # the same 8 images: read back
+    again = run_variant("baseline", 0, tmp_path / "bench", overrides, (0.3, 0.45), progress=False)
+    assert swept == [([0.3, 0.45], False, 0)] and again.selection["images"] == 0

@@ -24,9 +24,9 @@ def _files(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
+def test_same_seed_gives_byte_identical_files_with_any_number_of_workers(tmp_path: Path) -> None:
     first = _files(make_synthetic(tmp_path / "a", SMALL))
-    second = _files(make_synthetic(tmp_path / "b", SMALL))
+    second = _files(make_synthetic(tmp_path / "b", SMALL, workers=2))
     assert first == second
     other = _files(make_synthetic(tmp_path / "c", SyntheticConfig(**{**vars(SMALL), "seed": 4})))
     assert other.keys() == first.keys()
@@ -107,7 +107,7 @@ def test_ensure_synthetic_generates_once_into_cache(tmp_path: Path, monkeypatch:
 
 
 def test_interrupted_generation_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def fail(out: Path, cfg: SyntheticConfig) -> Path:
+    def fail(out: Path, cfg: SyntheticConfig, workers: int) -> Path:
         (out / "JPEGImages").mkdir()
         raise KeyboardInterrupt
 

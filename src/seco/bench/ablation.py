@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,8 @@ from seco.bench.threshold import DEFAULT_GRID, check_grid, select_bkg_thr
 from seco.config import ConfigError, load_config
 from seco.report.diagnostics import CURVES, contrast_summary, diagnostics_plot, read_scalars
 
-__all__ = ["VARIANTS", "run_ablation", "target_check", "target_lines"]
+__all__ = ["VARIANTS", "VariantRun", "check_variants", "run_ablation", "run_variant", "target_check",
+           "target_lines", "write_benchmark"]
 
 VARIANTS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "baseline": ("ablations/baseline", (), "CAM baseline (cls + aux)"),
@@ -73,6 +75,37 @@ def target_check(summaries: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     }
 
 
+@dataclass
+class VariantRun:
+    """One (variant, seed) run of a benchmark: its metrics document at the config's background score, its
+    :func:`~seco.bench.threshold.select_bkg_thr` result (None without a grid) and its logged scalars."""
+
+    document: dict[str, Any]
+    selection: dict[str, Any] | None
+    scalars: dict[str, Any]
+
+
+def run_variant(name: str, seed: int, out_dir: Path, overrides: Sequence[str] = (), grid: Sequence[float] = (),
+                progress: bool = True, select_images: int = 0) -> VariantRun:
+    """Train and evaluate variant ``name`` with ``seed`` in ``out_dir/name/seed<seed>`` (read back when done).
+
+    ``grid`` holds the background scores the run chooses from on the train
+    split (its first ``select_images`` images, all for 0); empty: none.
+    """
+    config, extra, _ = VARIANTS[name]
+    cfg = load_config(config, [*overrides, *extra, f"seed={seed}", f"out_dir={out_dir / name / f'seed{seed}'}"])
+    document = run_once(cfg, progress)
+    selection = select_bkg_thr(cfg, document, grid, progress, select_images) if grid else None
+    return VariantRun(document, selection, read_scalars(Path(cfg.out_dir) / "tb"))
+
+
+def check_variants(variants: Sequence[str]) -> None:
+    """A ConfigError naming every name of ``variants`` that is not one of :data:`VARIANTS`."""
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise ConfigError(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+
+
 def run_ablation(variants: Sequence[str], seeds: Sequence[int], out_dir: Path, overrides: Sequence[str] = (),
                  progress: bool = True, bkg_grid: Sequence[float] = DEFAULT_GRID) -> dict[str, Any]:
     """Train and evaluate ``variants`` x ``seeds``; write ``ablation.json`` and ``ablation.md`` into ``out_dir``.
@@ -82,31 +115,39 @@ def run_ablation(variants: Sequence[str], seeds: Sequence[int], out_dir: Path, o
     fixed-score summaries under ``variants``/``target`` and the chosen-score
     ones under ``bkg_selection``.
     """
-    unknown = [v for v in variants if v not in VARIANTS]
-    if unknown:
-        raise ConfigError(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    check_variants(variants)
     grid = check_grid(bkg_grid) if bkg_grid else ()
+    runs = {name: [run_variant(name, seed, out_dir, overrides, grid, progress) for seed in seeds] for name in variants}
+    return write_benchmark(runs, seeds, out_dir, overrides, grid)
+
+
+def write_benchmark(runs: dict[str, list[VariantRun]], seeds: Sequence[int], out_dir: Path,
+                    overrides: Sequence[str] = (), grid: Sequence[float] = (), stem: str = "ablation",
+                    meta: dict[str, Any] | None = None, preface: str = "", figure: bool = True) -> dict[str, Any]:
+    """Summarise ``runs`` (variant -> its runs, one per seed done) over seeds; write ``<stem>.json``,
+    ``<stem>.md`` and ``diagnostics.png`` into ``out_dir`` and return the document.
+
+    A variant without a finished run is left out. ``meta`` is stored as the
+    document's ``meta`` (what a caller records about how the runs were made)
+    and ``preface`` (markdown) opens ``<stem>.md``; ``figure`` false leaves
+    ``diagnostics.png`` as it is (a caller that rewrites the tables often).
+    """
     summaries, selected, chosen, curves = {}, {}, {}, {}
-    for name in variants:
-        config, extra, _ = VARIANTS[name]
-        docs, selections, logged = [], [], []
-        for seed in seeds:
-            cfg = load_config(config, [*overrides, *extra, f"seed={seed}", f"out_dir={out_dir / name / f'seed{seed}'}"])
-            docs.append(run_once(cfg, progress))
-            if grid:
-                selections.append(select_bkg_thr(cfg, docs[-1], grid, progress))
-            logged.append(read_scalars(Path(cfg.out_dir) / "tb"))
-        summaries[name] = summarise(docs)
+    for name, done in runs.items():
+        if not done:
+            continue
+        summaries[name] = summarise([run.document for run in done])
+        selections = [run.selection for run in done if run.selection is not None]
         if selections:
             selected[name] = summarise([s["document"] for s in selections])
             chosen[name] = [s["bkg_thr"] for s in selections]
-        if any(tag in logged[0] for tag in CURVES):  # a variant with the decomposition and its tags
-            means = [contrast_summary(run) for run in logged]
+        if any(tag in done[0].scalars for tag in CURVES):  # a variant with the decomposition and its tags
+            means = [contrast_summary(run.scalars) for run in done]
             summaries[name]["diagnostics"] = {tag: mean_std([m.get(tag) for m in means]) for tag in means[0]}
-            curves[labels_of(name)] = logged[0]
-    labels = {name: labels_of(name) for name in variants}
+            curves[labels_of(name)] = done[0].scalars
+    labels = {name: labels_of(name) for name in summaries}
     doc = {"seeds": list(seeds), "overrides": list(overrides), "labels": labels, "variants": summaries,
-           "target": target_check(summaries)}
+           "target": target_check(summaries), **({"meta": meta} if meta is not None else {})}
     markdown = format_markdown(summaries, labels)
     if grid:
         markdown = "## Background score fixed by the config (method.cam.bkg_thr)\n\n" + markdown
@@ -117,9 +158,9 @@ def run_ablation(variants: Sequence[str], seeds: Sequence[int], out_dir: Path, o
     if verdicts:
         markdown += ("\n## Target: full SeCo (its better fidelity) against the CAM baseline\n\n"
                      + "".join(f"- {line}\n" for line in verdicts))
-    atomic_write(out_dir / "ablation.json", json.dumps(doc, indent=2))
-    atomic_write(out_dir / "ablation.md", markdown)
-    if curves:
+    atomic_write(out_dir / f"{stem}.json", json.dumps(doc, indent=2))
+    atomic_write(out_dir / f"{stem}.md", preface + markdown)
+    if curves and figure:
         diagnostics_plot(curves, out_dir / "diagnostics.png")
     return doc
 

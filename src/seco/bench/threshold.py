@@ -58,12 +58,13 @@ def choose_bkg_thr(scores: dict[float, float], default: float) -> float:
 
 @torch.no_grad()
 def mask_miou_sweep(net: SeCoNet, cfg: Config, split: str, scores: Sequence[float],
-                    progress: bool = True) -> dict[float, float]:
+                    progress: bool = True, max_images: int = 0) -> dict[float, float]:
     """Pseudo-mask mIoU of ``split`` at each background score, the same numbers as one
     :func:`~seco.engine.evaluate.evaluate` per score: the score enters only the background channel, so the CAMs
-    (the multi-scale, flipped forward passes) are computed once per batch and only PAR and the argmax repeat."""
+    (the multi-scale, flipped forward passes) are computed once per batch and only PAR and the argmax repeat.
+    Scores the first ``max_images`` images of ``split`` (all for 0)."""
     dataset = eval_dataset(cfg, split)
-    selection = select(dataset, 0)
+    selection = select(dataset, max_images)
     device = next(net.parameters()).device
     par = build_par(cfg.method.par, device)
     matrices = {thr: ConfusionMatrix(dataset.num_classes, device="cpu") for thr in scores}
@@ -91,18 +92,21 @@ def _at_score(trained: Config, cfg: Config, thr: float) -> Config:
     return apply_overrides(scoring_config(trained, cfg), [f"method.cam.bkg_thr={thr}"])
 
 
-def select_bkg_thr(cfg: Config, fixed: dict[str, Any], grid: Sequence[float], progress: bool = True) -> dict[str, Any]:
+def select_bkg_thr(cfg: Config, fixed: dict[str, Any], grid: Sequence[float], progress: bool = True,
+                   max_images: int = 0) -> dict[str, Any]:
     """Choose the run's background score on ``cfg.data.train_split``; score ``cfg.eval.split`` once at it.
 
     ``cfg`` is a finished benchmark run (its checkpoint in ``cfg.out_dir``)
     and ``fixed`` the metrics document it wrote at the config's score, whose
     ``meta`` (seed, seconds) the returned document keeps. The result,
-    ``{"split", "grid", "train_mask_miou", "bkg_thr", "at_edge", "document"}``,
+    ``{"split", "images", "grid", "train_mask_miou", "bkg_thr", "at_edge", "document"}``,
     is written to ``bkg_selection.json`` in the run folder. A later call reuses
     the train scores already measured for this run, so a wider grid costs only
     its new points, and val is scored again only when the choice changes; a
     change of the CAM inference (``eval.cam_scales``, ``eval.cam_flip``, which
-    ``fixed`` records) measures everything again.
+    ``fixed`` records) measures everything again, and so does another
+    ``max_images`` (the train images scored: the first ``max_images``, all
+    for 0; recorded as ``images``).
     ``at_edge`` says that the best score is the grid's lowest or highest value:
     widen the grid.
     """
@@ -112,7 +116,8 @@ def select_bkg_thr(cfg: Config, fixed: dict[str, Any], grid: Sequence[float], pr
     saved: dict[str, Any] = {}
     if path.is_file():
         saved = json.loads(path.read_text())
-        if saved["document"].get("meta") == fixed.get("meta") and _cam_views(saved["document"]) == _cam_views(fixed):
+        if (saved["document"].get("meta") == fixed.get("meta") and _cam_views(saved["document"]) == _cam_views(fixed)
+                and saved.get("images", 0) == max_images):
             known = dict(zip(saved["grid"], saved["train_mask_miou"]))
         else:
             saved = {}
@@ -121,7 +126,8 @@ def select_bkg_thr(cfg: Config, fixed: dict[str, Any], grid: Sequence[float], pr
     trained = load_trained(checkpoint) if missing else None
     split = cfg.data.train_split
     if trained is not None:
-        known.update(mask_miou_sweep(trained.net, scoring_config(trained.cfg, cfg), split, missing, progress))
+        known.update(mask_miou_sweep(trained.net, scoring_config(trained.cfg, cfg), split, missing, progress,
+                                     max_images))
     chosen = choose_bkg_thr({thr: known[thr] for thr in grid}, cfg.method.cam.bkg_thr)
     document = saved.get("document") if saved.get("bkg_thr") == chosen else None
     if document is None:
@@ -130,8 +136,9 @@ def select_bkg_thr(cfg: Config, fixed: dict[str, Any], grid: Sequence[float], pr
                             max_images=cfg.eval.max_images, progress=progress).document
         document["meta"] = fixed.get("meta")
     measured = sorted(known)
-    selection = {"split": split, "grid": measured, "train_mask_miou": [known[t] for t in measured],
-                 "bkg_thr": chosen, "at_edge": chosen in (grid[0], grid[-1]), "document": document}
+    selection = {"split": split, "images": max_images, "grid": measured,
+                 "train_mask_miou": [known[t] for t in measured], "bkg_thr": chosen,
+                 "at_edge": chosen in (grid[0], grid[-1]), "document": document}
     if missing or selection != saved:
         atomic_write(path, json.dumps(selection, indent=2))
     return selection

@@ -38,7 +38,7 @@ def _differences(stored: dict, wanted: dict) -> str:
     return ", ".join(f"{k} {stored.get(k)} (config: {wanted.get(k)})" for k in keys)
 
 
-def ensure_synthetic(data_cfg: DataConfig) -> Path:
+def ensure_synthetic(data_cfg: DataConfig, workers: int = 1) -> Path:
     """The folder of the synthetic set, generating it first if it is not there.
 
     With ``data_cfg.root`` set, the set must be there already (made by ``seco
@@ -47,7 +47,8 @@ def ensure_synthetic(data_cfg: DataConfig) -> Path:
     made with other settings is used as is, with a one-line warning. Without
     a root the set lives in a cache folder named by the settings. Generation
     writes to a temporary folder next to the target and renames it into
-    place, so an interrupted run never leaves a half-written set.
+    place, so an interrupted run never leaves a half-written set. ``workers``
+    processes draw the images (:func:`~seco.data.synthetic.make_synthetic`).
     """
     target = Path(data_cfg.root).expanduser() if data_cfg.root else synthetic_dir(data_cfg.synthetic)
     marker = target / MARKER
@@ -65,7 +66,7 @@ def ensure_synthetic(data_cfg: DataConfig) -> Path:
                         "missing); remove it or set another data.root")
     try:
         with atomic_directory(target) as staging:
-            make_synthetic(staging, data_cfg.synthetic)
+            make_synthetic(staging, data_cfg.synthetic, workers)
     except OSError:
         if not marker.is_file():  # another process finished the same set first
             raise
