@@ -9,7 +9,11 @@ On the CPU it uses the synthetic config and the tiny model; on a GPU pass
     python benchmarks/train_step.py --config voc --random-data --device cuda train.amp=true
     python benchmarks/train_step.py --config voc --random-data --device cuda train.amp=true train.compile=default
 
-* s/step and img/s come from timed steps without the profiler (CUDA-synchronised).
+* s/step and img/s come from timed steps without the profiler, each synchronised
+  on CUDA. Both variants are built first; their timed steps then alternate
+  (baseline, SeCo, baseline, ...) and each one's s/step is its median step, so
+  that a shared machine's bursts of load fall on both alike and the ratio stays
+  meaningful (the JSON keeps every step's seconds and the load average).
 * The per-phase table comes from a separate profiled run: each phase of
   ``seco.profiling.PHASES`` is a ``record_function`` range; CPU time on the
   CPU, device time on CUDA (CUDA events, via the profiler).
@@ -24,11 +28,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
+import statistics
 import time
 import warnings
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -127,8 +135,25 @@ def _syncs(run: Training, batch: dict, device: torch.device) -> tuple[int, dict[
     return counter.count, counter.ops
 
 
-def measure(cfg: Config, device: torch.device, steps: int, warmup: int, random_data: bool) -> dict[str, Any]:
+@dataclass
+class Variant:
+    """One variant's training objects and its batch source, kept for the interleaved timing."""
+
+    cfg: Config
+    run: Training
+    batch: Callable[[], dict]
+
+
+def prepare(cfg: Config, device: torch.device, steps: int, warmup: int, random_data: bool,
+            ) -> tuple[Variant, dict[str, Any]]:
+    """Build one variant, warm it up and measure what does not need a clock: peak memory, per-phase profile
+    and host syncs. Peak memory is that of the warm-up and profiled steps; on CUDA less the memory another
+    variant still holds, on the CPU the process's peak RSS so far."""
     names = default_class_names(cfg.data)
+    if device.type == "cuda":
+        _sync(device)
+        resident = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
     run = build_training(cfg, device, len(names), names)
     gen = torch.Generator().manual_seed(0)
     stream = None if random_data else _real_batches(cfg, device)
@@ -138,26 +163,38 @@ def measure(cfg: Config, device: torch.device, steps: int, warmup: int, random_d
 
     for _ in range(warmup):
         run.step(run.net, batch(), 10**6)  # an iteration past every loss's start
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    timed = [batch() for _ in range(steps)]
-    _sync(device)
-    start = time.perf_counter()
-    for b in timed:
-        run.step(run.net, b, 10**6)
-    _sync(device)
-    elapsed = time.perf_counter() - start
-    peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
+    profiled = [batch() for _ in range(min(steps, 5))]
+    phases = _phases(run, profiled, device)
+    peak = (torch.cuda.max_memory_allocated(device) - resident if device.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    syncs, sync_ops = _syncs(run, timed[0], device)
-    per_step = elapsed / steps
+    syncs, sync_ops = _syncs(run, profiled[0], device)
+    return Variant(cfg, run, batch), {"peak_memory_mib": peak / 2**20, "phases_ms": phases,
+                                      "host_syncs_per_step": syncs, "sync_ops": sync_ops}
+
+
+def time_interleaved(variants: list[Variant], device: torch.device, steps: int) -> list[list[float]]:
+    """Seconds of each timed step, the variants' steps alternating, so that a shared machine's load falls
+    on all of them alike."""
+    batches = [[v.batch() for _ in range(steps)] for v in variants]
+    seconds: list[list[float]] = [[] for _ in variants]
+    for index in range(steps):
+        for variant, own, times in zip(variants, batches, seconds):
+            _sync(device)
+            start = time.perf_counter()
+            variant.run.step(variant.run.net, own[index], 10**6)
+            _sync(device)
+            times.append(time.perf_counter() - start)
+    return seconds
+
+
+def summary(cfg: Config, seconds: list[float], measured: dict[str, Any]) -> dict[str, Any]:
+    """A variant's row: the median step (robust to a shared machine's bursts), its rate and projections."""
+    per_step = statistics.median(seconds)
     return {
         "s_per_step": per_step,
         "images_per_s": cfg.train.batch_size / per_step,
-        "peak_memory_mib": peak / 2**20,
-        "phases_ms": _phases(run, timed[: min(steps, 5)], device),
-        "host_syncs_per_step": syncs,
-        "sync_ops": sync_ops,
+        **measured,
+        "step_seconds": seconds,
         "projected_minutes": {name: per_step * iters / 60 for name, iters in SCHEDULES.items()},
     }
 
@@ -190,15 +227,20 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     base = load_config(args.config, [*args.overrides, "model.pretrained=false", "model.weights="])
-    rows = []
-    for name, extra in (("baseline (cls + aux)", BASELINE), ("SeCo (every loss on)", ALL_ON)):
-        result = measure(apply_overrides(base, extra), device, args.steps, args.warmup, args.random_data)
-        rows.append({"variant": name, **result})
+    load_before = os.getloadavg()
+    names = ("baseline (cls + aux)", "SeCo (every loss on)")
+    prepared = [prepare(apply_overrides(base, extra), device, args.steps, args.warmup, args.random_data)
+                for extra in (BASELINE, ALL_ON)]
+    seconds = time_interleaved([variant for variant, _ in prepared], device, args.steps)
+    rows = [{"variant": name, **summary(variant.cfg, times, measured)}
+            for name, (variant, measured), times in zip(names, prepared, seconds)]
     meta = {"config": args.config, "fidelity": base.method.fidelity, "device": _device_name(device),
             "batch_size": base.train.batch_size, "crop_size": base.data.crop_size, "model": base.model.name,
             "amp_bf16": base.train.amp and device.type == "cuda", "compile": base.train.compile or "off",
             "fused_attention": _fused_attention(base), "torch": torch.__version__, "overrides": args.overrides,
-            "random_data": args.random_data, "steps": args.steps, "warmup": args.warmup}
+            "random_data": args.random_data, "steps": args.steps, "warmup": args.warmup,
+            "timing": "variants' steps alternate; s/step is each one's median",
+            "load_average_1_5_15": {"before": load_before, "after": os.getloadavg()}}
     print(f"train step: config {args.config}, fidelity {meta['fidelity']}, batch {meta['batch_size']}, crop "
           f"{meta['crop_size']}, model {meta['model']}, {meta['device']}, bf16 {meta['amp_bf16']}, compile "
           f"{meta['compile']}, fused attention {meta['fused_attention']}")
@@ -210,7 +252,8 @@ def main() -> None:
         print(f"{row['variant']:<22} {row['s_per_step']:>8.3f} {row['images_per_s']:>8.1f} "
               f"{row['peak_memory_mib']:>9.0f} {row['host_syncs_per_step']:>6} {projected}")
     ratio = rows[1]["s_per_step"] / rows[0]["s_per_step"]
-    print(f"SeCo step / baseline step: {ratio:.2f}x")
+    print(f"SeCo step / baseline step: {ratio:.2f}x (median steps, alternating; load average "
+          f"{load_before[0]:.1f} before, {meta['load_average_1_5_15']['after'][0]:.1f} after)")
     for clock in rows[0]["phases_ms"]:
         print(f"\nper phase, ms of {clock} time per step (profiled run)")
         print(f"{'phase':<22} " + " ".join(f"{r['variant'][:14]:>14}" for r in rows))
