@@ -101,6 +101,8 @@ def _add_settings_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from seco.bench.scale_settings import add_scale_args
+
     parser = argparse.ArgumentParser(
         prog="seco", description="SeCo weakly supervised semantic segmentation",
         epilog="`seco COMMAND --help` lists a command's flags. Commands that build a model take --config NAME|FILE "
@@ -191,9 +193,10 @@ def _build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--n-train", type=int, default=1200, help="train images (%(default)s)")
     synth.add_argument("--n-val", type=int, default=300, help="val images (%(default)s)")
     synth.add_argument("--image-size", type=int, default=96, help="image side in pixels (%(default)s)")
+    synth.add_argument("--workers", type=int, default=1, help="processes drawing images (%(default)s)")
 
     bench = _command(sub, "bench", "benchmarks on the synthetic set: ablation (paper Table 2 over seeds), "
-                                   "sensitivity (paper Fig. 4)")
+                                   "sensitivity (paper Fig. 4), scale (the same rows at a larger scale on one GPU)")
     kinds = bench.add_subparsers(dest="bench", metavar="BENCH", required=True)
     ablation = _command(kinds, "ablation", "every ablation x seeds: mIoU and FP/TP as mean +- std")
     ablation.add_argument("--variants", nargs="+", default=None,
@@ -210,6 +213,11 @@ def _build_parser() -> argparse.ArgumentParser:
     sensitivity.add_argument("--sweeps", nargs="+", default=None, help="phi sigma N (default: all)")
     sensitivity.add_argument("--out", type=Path, default=Path("runs/bench/sensitivity"), help="folder (%(default)s)")
     sensitivity.add_argument("overrides", nargs="*", metavar="key=value", help=OVERRIDES_HELP)
+    scale = _command(kinds, "scale", "the miniature of the paper's setting on one GPU in one call: pretrain a "
+                                     "larger start, generate a larger benchmark, train baseline, PTC and SeCo "
+                                     "over seeds as processes sharing the device, write the ablation's tables")
+    add_scale_args(scale)
+    scale.add_argument("overrides", nargs="*", metavar="key=value", help=f"{OVERRIDES_HELP}; applied to every run")
 
     configs = _command(sub, "configs", "list the shipped configs, or print one resolved")
     configs.add_argument("name", nargs="?", default=None, help="a shipped config name or a YAML file to print")

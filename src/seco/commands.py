@@ -116,12 +116,28 @@ def _bkg_grid(text: str | None) -> tuple[float, ...]:
                           "or 'none'") from None
 
 
+def _bench_scale(args: argparse.Namespace) -> None:
+    """``seco bench scale``: the sizes of the flags (``--tiny``: the CPU preset), then the ablation's tables."""
+    from seco.bench.scale import run_scale, summary_lines
+    from seco.bench.scale_settings import FULL_VARIANTS, TINY_OVERRIDES, settings_from_args
+
+    settings = settings_from_args(args)
+    grid = (0.3, 0.45) if args.tiny and args.bkg_grid is None else _bkg_grid(args.bkg_grid)
+    overrides = [*TINY_OVERRIDES, *args.overrides] if args.tiny else args.overrides
+    out = Path(args.out)
+    doc = run_scale(settings, args.variants or list(FULL_VARIANTS), out, overrides, grid)
+    print((out / "scale.md").read_text())
+    print("\n".join(summary_lines(doc, out)))
+
+
 def _bench(args: argparse.Namespace) -> None:
     """``seco bench ablation`` / ``seco bench sensitivity``: print the tables and where they were written."""
     from seco.bench import SWEEPS, VARIANTS, run_ablation, run_sensitivity
     from seco.bench.ablation import target_lines
 
-    if args.bench == "ablation":
+    if args.bench == "scale":
+        _bench_scale(args)
+    elif args.bench == "ablation":
         if args.seeds < 1:
             raise ConfigError(f"--seeds {args.seeds}: need at least one seed")
         doc = run_ablation(args.variants or list(VARIANTS), list(range(args.seeds)), args.out, args.overrides,
@@ -258,7 +274,7 @@ def run_command(args: argparse.Namespace) -> int:
         from seco.data import make_synthetic
 
         start = time.perf_counter()
-        make_synthetic(args.out, SyntheticConfig(args.seed, args.n_train, args.n_val, args.image_size))
+        make_synthetic(args.out, SyntheticConfig(args.seed, args.n_train, args.n_val, args.image_size), args.workers)
         print(f"wrote the synthetic benchmark to {args.out} in {time.perf_counter() - start:.1f} s")
     elif command == "bench":
         _bench(args)
