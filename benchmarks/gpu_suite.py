@@ -234,8 +234,9 @@ def run_steps(args: argparse.Namespace, out: Path, env: dict[str, str], info: di
     with open(log, "a") as handle:
         handle.write(table + "\n" + json.dumps(doc["targets"]) + "\n")
     print(table)
-    print("targets: " + ", ".join(f"{k} {v['value']} (<= {v['target']}): {v['met']}"
-                                  for k, v in doc["targets"].items()))
+    label = "targets (dry run: CPU numbers, not the GPU's)" if args.dry_run else "targets"
+    print(f"{label}: " + ", ".join(f"{k} {v['value']} (<= {v['target']}): {v['met']}"
+                                   for k, v in doc["targets"].items()))
     print(f"wrote {out / 'gpu_suite.json'} and {log}")
     if args.copy_to:
         copy_out([out / "gpu_suite.json", log], args.copy_to)
