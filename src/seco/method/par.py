@@ -141,9 +141,10 @@ def interior(flat: Tensor, width: int, pad: int) -> Tensor:
 
 def _images_per_block(probs: Tensor, pad: int) -> int:
     """Images PAR refines at once: on a CPU as many as keep one padded block of maps near 512 KiB per
-    thread (each core's L2 cache holds its share with its weights; on one thread 4 of the demo's 48 px
-    maps, 1.4x faster than the whole batch; more threads share bigger blocks, so that no thread waits
-    on many small operations), elsewhere the whole batch (one kernel per term)."""
+    thread (each core's L2 cache holds its share with its weights: 4 of the demo's 48 px maps on one
+    thread, 1.3-1.5x faster than the whole batch while other jobs share the machine's L3 cache, as
+    fast on an idle machine; more threads share bigger blocks, so that no thread waits on many small
+    operations), elsewhere the whole batch (one kernel per term)."""
     if probs.device.type != "cpu":
         return probs.shape[0]
     channels, height, width = probs.shape[1:]
