@@ -32,6 +32,7 @@ LINES = {
     "pretrain": ["pretrain", A, "--iterations", "5", B, "--fresh", C],
     "bench ablation": ["bench", "ablation", A, "--seeds", "1", B, "--variants", "seco", "baseline", C],
     "bench sensitivity": ["bench", "sensitivity", A, "--seed", "1", B, "--sweeps", "phi", C],
+    "bench scale": ["bench", "scale", A, "--tiny", B, "--variants", "seco", C],
     "configs": ["configs", "voc", A, B, C],
 }
 
@@ -58,6 +59,8 @@ def test_overrides_stand_before_between_and_after_the_flags(command: str) -> Non
     assert args.overrides == [A, B, C]
     if command == "bench ablation":
         assert args.variants == ["seco", "baseline"] and args.seeds == 1
+    if command == "bench scale":
+        assert args.variants == ["seco"] and args.tiny
     if command == "train":
         assert args.no_eval and args.config == "voc"
 

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from seco.engine.explain import Box, PatchView
-from seco.report.plots import PathLike, _save
+from seco.report.plots import PathLike, save_figure
 
 __all__ = ["PROJECTIONS", "patch_view_figure", "project_2d"]
 
@@ -109,4 +109,4 @@ def patch_view_figure(rgb: np.ndarray, boxes: Sequence[Box], views: Mapping[str,
         if view.prototype_names:
             _draw_similarity(fig, fig.add_subplot(grid[1, column]), view)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

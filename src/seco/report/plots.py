@@ -87,7 +87,7 @@ def save_figure(fig: Figure, path: PathLike) -> Path:
 
 
 def figure_rgb(fig: Figure) -> np.ndarray:
-    """The figure rendered as :func:`_save` writes it, as an HxWx3 uint8 array (e.g. for TensorBoard)."""
+    """The figure rendered as :func:`save_figure` writes it, as an HxWx3 uint8 array (e.g. for TensorBoard)."""
     from PIL import Image
 
     buffer = io.BytesIO()
