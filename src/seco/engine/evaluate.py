@@ -26,7 +26,7 @@ from seco.data.skip import BadSample
 from seco.engine import dist
 from seco.engine.crf import CRFPool
 from seco.engine.eval_data import eval_dataset, eval_loader, image_batches, select
-from seco.engine.inference import inference_cam_config, predict_scores
+from seco.engine.inference import cam_inference_record, predict_scores
 from seco.engine.progress import progress_bar
 from seco.method.par import PAR, build_par
 from seco.method.schedule import active_weights
@@ -121,8 +121,7 @@ def evaluate(net: SeCoNet, cfg: Config, split: str, outputs: tuple[str, ...] = (
     images = int(dist.all_reduce_sum(torch.tensor(acc.images)))
     document: dict[str, Any] = {"split": split, "results": results, "meta": {"images": images}}
     if {"cam", "mask"} & set(outputs):
-        cam = inference_cam_config(cfg)
-        document["cam_inference"] = {"scales": list(cam.scales), "flip": cam.flip, "bkg_thr": cam.bkg_thr}
+        document["cam_inference"] = cam_inference_record(cfg)
     if selection.limited:
         document["subset"] = {"first": selection.count, "of": selection.total}
     if result.skipped:
