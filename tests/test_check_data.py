@@ -8,7 +8,7 @@ import numpy as np
 from conftest import write_palette_png
 
 from seco.config import load_config
-from seco.engine.check_data import check_split
+from seco.tools.check_data import check_split
 from support import assert_clean_error, run_seco
 
 

@@ -11,9 +11,9 @@ from PIL import Image
 
 from seco.cli import main
 from seco.engine.eval_data import eval_dataset
-from seco.engine.explain import _read_inputs, explain_cams, find_mask, grid_boxes, image_tensor, patch_view
 from seco.engine.inference import predict_scores
 from seco.engine.restore import load_trained
+from seco.tools.explain import _read_inputs, explain_cams, find_mask, grid_boxes, image_tensor, patch_view
 
 
 def test_grid_boxes_cover_every_pixel_once() -> None:

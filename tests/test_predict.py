@@ -13,8 +13,8 @@ from PIL import Image
 
 from seco.config import load_config
 from seco.data import SYNTHETIC_CLASSES, voc_palette
-from seco.engine.predict import PredictError, Predictor, predict_paths
 from seco.model import build_model
+from seco.tools.predict import PredictError, Predictor, predict_paths
 from support import TINY_MODEL
 
 

@@ -243,10 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     from seco.engine import dist
     from seco.engine.checkpoint import CheckpointError
     from seco.engine.crf import MissingExtraError
-    from seco.engine.predict import PredictError
     from seco.engine.stop import TrainingInterrupted
     from seco.engine.train import NonFiniteLossError
     from seco.report.report import CompareError
+    from seco.tools.predict import PredictError
 
     log = logging.getLogger("seco")
     handler = logging.StreamHandler(sys.stderr)  # the library's one-line notes (e.g. which weights loaded)

@@ -85,7 +85,7 @@ def _outputs(text: str | None) -> tuple[str, ...]:
 
 def _check_data(cfg: Config, split: str | None, workers: int) -> None:
     from seco.data import DataError
-    from seco.engine.check_data import check_split
+    from seco.tools.check_data import check_split
 
     check = check_split(cfg, split or cfg.data.train_split, workers)
     shown = 20
@@ -224,7 +224,7 @@ def run_command(args: argparse.Namespace) -> int:
         _evaluate_into(trained, split, asked or default_outputs(trained.cfg), trained.cfg.eval.crf, out)
     elif command == "export-masks" and args.format == "voc-test":
         from seco.engine.restore import load_trained
-        from seco.engine.submission import export_voc_test
+        from seco.tools.submission import export_voc_test
 
         trained = load_trained(args.checkpoint, args.config, args.overrides)
         split = args.split or "test"
@@ -232,8 +232,8 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"wrote {submission.count} segmentation masks of split {split!r} to {submission.folder}"
               + (f"; archive {submission.archive}" if submission.archive else ""))
     elif command == "export-masks":
-        from seco.engine.export import export_masks
         from seco.engine.restore import load_trained
+        from seco.tools.export import export_masks
 
         if args.archive:
             raise ConfigError("--archive belongs to --format voc-test (the test-server submission)")
@@ -244,7 +244,7 @@ def run_command(args: argparse.Namespace) -> int:
         limited = f" (its first {written} images: eval.max_images={limit})" if 0 < limit <= written else ""
         print(f"wrote {written} pseudo masks of split {split!r}{limited} to {args.out}")
     elif command == "predict":
-        from seco.engine.predict import Predictor, plan_predictions, predict_paths
+        from seco.tools.predict import Predictor, plan_predictions, predict_paths
 
         jobs = plan_predictions(args.paths, args.out, args.overwrite)  # refuse before loading the model
         written = predict_paths(Predictor.from_checkpoint(args.checkpoint), args.paths, args.out, args.overwrite)
@@ -257,7 +257,7 @@ def run_command(args: argparse.Namespace) -> int:
         _check_data(load_config(args.config, args.overrides), args.split, args.workers)
         return 0
     elif command == "explain":
-        from seco.engine.explain import explain_image
+        from seco.tools.explain import explain_image
 
         checkpoints = {"checkpoint": args.checkpoint, **({"baseline": args.baseline} if args.baseline else {})}
         out = args.out or args.checkpoint.parent / "explain" / f"{args.image.stem}.png"

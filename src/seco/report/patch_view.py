@@ -10,6 +10,7 @@ prototype (the right half of the paper's Fig. 6).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +19,32 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from seco.engine.explain import Box, PatchView
 from seco.report.plots import PathLike, save_figure
 
-__all__ = ["PROJECTIONS", "patch_view_figure", "project_2d"]
+__all__ = ["PROJECTIONS", "Box", "PatchView", "patch_view_figure", "project_2d"]
 
 PROJECTIONS = ("pca", "tsne")
 _OUTLINE = [patheffects.withStroke(linewidth=2.5, foreground="black")]
+
+Box = tuple[int, int, int, int]  # y0, y1, x0, x1
+
+
+@dataclass
+class PatchView:
+    """One checkpoint's view of the patches of one image.
+
+    ``embeddings`` (N, D) are the projected class tokens q; ``tags`` (N,)
+    hold 0 background, k class k, -1 mixed or uncertain; ``tag_source`` says
+    whether they come from the ``ground truth`` or the ``CAM``;
+    ``similarity`` (N, P) is the cosine similarity to the prototypes of the
+    classes ``prototype_names`` (empty when the checkpoint has none).
+    """
+
+    embeddings: np.ndarray
+    tags: np.ndarray
+    tag_source: str
+    similarity: np.ndarray
+    prototype_names: list[str]
 
 
 def project_2d(embeddings: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:

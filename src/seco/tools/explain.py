@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,32 +35,13 @@ from seco.engine.restore import Trained, load_trained
 from seco.labels import IGNORE_INDEX, UNCERTAIN
 from seco.method.pseudo_labels import tag_mask
 from seco.method.tags import patch_tags
+from seco.report.patch_view import Box, PatchView, patch_view_figure
 from seco.report.tables import cam_inference_line
 
-__all__ = ["Box", "PatchView", "cam_inference_note", "explain_cams", "explain_image", "find_mask", "grid_boxes",
+__all__ = ["cam_inference_note", "explain_cams", "explain_image", "find_mask", "grid_boxes",
            "image_tensor", "patch_view"]
 
 log = logging.getLogger(__name__)
-
-Box = tuple[int, int, int, int]  # y0, y1, x0, x1
-
-
-@dataclass
-class PatchView:
-    """One checkpoint's view of the patches of one image.
-
-    ``embeddings`` (N, D) are the projected class tokens q; ``tags`` (N,)
-    hold 0 background, k class k, -1 mixed or uncertain; ``tag_source`` says
-    whether they come from the ``ground truth`` or the ``CAM``;
-    ``similarity`` (N, P) is the cosine similarity to the prototypes of the
-    classes ``prototype_names`` (empty when the checkpoint has none).
-    """
-
-    embeddings: np.ndarray
-    tags: np.ndarray
-    tag_source: str
-    similarity: np.ndarray
-    prototype_names: list[str]
 
 
 def grid_boxes(height: int, width: int, grid: int) -> list[Box]:
@@ -182,8 +162,6 @@ def explain_image(image: Path, checkpoints: Mapping[str, Path], out: Path, grid:
         CheckpointError: the checkpoints were trained on different classes.
         DataError: an unreadable image or mask, a mask of another size, a grid finer than the image.
     """
-    from seco.report.patch_view import patch_view_figure
-
     trained = {title: load_trained(path) for title, path in checkpoints.items()}
     first_title, first = next(iter(trained.items()))
     for title, other in trained.items():
