@@ -35,7 +35,7 @@ from PIL import Image
 from seco.config import load_config, to_dict
 from seco.data import voc_palette
 from seco.engine.checkpoint import save_checkpoint
-from seco.engine.crf import crf_available
+from seco.evaluation.crf import crf_available
 from seco.model import build_model
 
 NUM_CLASSES = 81

@@ -20,8 +20,8 @@ import torch
 
 from seco.config import load_config
 from seco.data import default_class_names
-from seco.engine.crf import CRFPool, crf_available
-from seco.engine.inference import predict_scores
+from seco.evaluation.crf import CRFPool, crf_available
+from seco.evaluation.inference import predict_scores
 from seco.method.par import build_par
 from seco.model import build_model
 
@@ -61,7 +61,7 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     if args.checkpoint:
-        from seco.engine.restore import load_trained
+        from seco.evaluation.trained import load_trained
 
         trained = load_trained(args.checkpoint, device=args.device)
         cfg, net = trained.cfg, trained.net

@@ -23,7 +23,7 @@ from seco.config import load_config
 from seco.data import default_class_names
 from seco.data.pretrain_scenes import PRETRAIN_CLASSES
 from seco.engine.checkpoint import LAST, load_checkpoint
-from seco.engine.evaluate import evaluate
+from seco.evaluation.evaluate import evaluate
 from seco.model import SeCoNet, build_model
 from seco.model.token_embed import token_embed_key
 

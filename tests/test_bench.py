@@ -146,8 +146,8 @@ def test_a_wider_grid_measures_only_its_new_points_and_flags_a_choice_at_its_edg
 def test_the_background_score_sweep_gives_each_scores_evaluation(synthetic_root: Path, tmp_path: Path):
     from seco.bench.threshold import mask_miou_sweep
     from seco.config import apply_overrides
-    from seco.engine.evaluate import evaluate
-    from seco.engine.restore import load_trained
+    from seco.evaluation.evaluate import evaluate
+    from seco.evaluation.trained import load_trained
 
     overrides = _tiny_bench_overrides(synthetic_root, tmp_path)
     run_ablation(["baseline"], [0], tmp_path / "bench", overrides, progress=False, bkg_grid=())

@@ -104,7 +104,7 @@ def test_inference_cams_take_eval_scales_and_flip_where_set_else_the_training_st
     import pytest
 
     from seco.config import ConfigError, load_config
-    from seco.engine.inference import inference_cam_config
+    from seco.evaluation.inference import inference_cam_config
 
     cfg = load_config("synthetic", ["method.cam.scales=[1.0]", "method.cam.flip=false", "eval.cam_scales=[]",
                                     "eval.cam_flip=null"])

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from seco.config import Config, apply_overrides
+from seco.evaluation.metrics import segmentation_metrics
 from seco.report.ceiling import run_setting
-from seco.report.metrics import segmentation_metrics
 from seco.report.report import compare_runs
 
 NAMES = ["background", "boat"]

@@ -14,7 +14,7 @@ from seco.cli import main
 from seco.commands import _evaluate_into
 from seco.config import load_config
 from seco.data import VOC_CLASSES
-from seco.engine.restore import Trained
+from seco.evaluation.trained import Trained
 from seco.model import build_model
 from support import TINY_MODEL, assert_clean_error, run_seco, tiny_overrides
 

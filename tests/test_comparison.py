@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seco.evaluation.metrics import cooccurrence_table, segmentation_metrics
 from seco.report.comparison import (
     comparison_console,
     comparison_markdown,
@@ -14,7 +15,6 @@ from seco.report.comparison import (
     context_ratio,
     one_run_sentence,
 )
-from seco.report.metrics import cooccurrence_table, segmentation_metrics
 from seco.report.report import compare_runs, write_report
 
 NAMES = ["background", "boat", "rider", "horse"]

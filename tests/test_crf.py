@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from seco.engine import crf
-from seco.engine.crf import CRFPool, crf_available, dense_crf
+from seco.evaluation import crf
+from seco.evaluation.crf import CRFPool, crf_available, dense_crf
 
 requires_crf = pytest.mark.skipif(
     not crf_available(), reason="pydensecrf (optional extra seco-wsss[crf], pip package pydensecrf2) is not installed"

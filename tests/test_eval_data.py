@@ -10,8 +10,8 @@ from conftest import write_image, write_palette_png
 
 from seco.config import Config, load_config
 from seco.data import DataError, build_dataset
-from seco.engine.eval_data import image_batches, same_size_batches, select
-from seco.engine.evaluate import evaluate
+from seco.evaluation.eval_data import image_batches, same_size_batches, select
+from seco.evaluation.evaluate import evaluate
 from seco.model import build_model
 from seco.report.tables import split_label
 from support import TINY_MODEL

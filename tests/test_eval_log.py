@@ -11,8 +11,8 @@ import torch
 
 from seco.config import Config, apply_overrides
 from seco.engine.checkpoint import load_checkpoint
-from seco.engine.eval_log import untouched_training
 from seco.engine.train import train
+from seco.evaluation.eval_log import untouched_training
 from support import tensorboard_events
 
 

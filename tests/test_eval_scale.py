@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from seco.engine.crf import crf_available
+from seco.evaluation.crf import crf_available
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "eval_scale.py"
 

@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 
 from seco.cli import main
-from seco.engine.eval_data import eval_dataset
-from seco.engine.inference import predict_scores
-from seco.engine.restore import load_trained
+from seco.evaluation.eval_data import eval_dataset
+from seco.evaluation.inference import predict_scores
+from seco.evaluation.trained import load_trained
 from seco.tools.explain import _read_inputs, explain_cams, find_mask, grid_boxes, image_tensor, patch_view
 
 

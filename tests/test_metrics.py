@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from seco.report.metrics import (
+from seco.evaluation.metrics import (
     ConfusionMatrix,
     ContextFalsePositives,
     cooccurrence_table,

@@ -9,7 +9,7 @@ import pytest
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from seco.report.metrics import segmentation_metrics
+from seco.evaluation.metrics import segmentation_metrics
 from seco.report.plots import (
     CamSample,
     cam_grid,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seco.report.metrics import cooccurrence_table, segmentation_metrics
+from seco.evaluation.metrics import cooccurrence_table, segmentation_metrics
 from seco.report.plots import per_class_iou_bars
 from seco.report.report import compare_runs, load_results, write_report
 

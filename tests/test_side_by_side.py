@@ -11,8 +11,8 @@ from matplotlib.image import AxesImage
 
 from seco.config import DataConfig, load_config
 from seco.data import build_dataset, voc_palette
-from seco.engine.context_cams import context_region, context_rows, pick_images
-from seco.engine.restore import Trained
+from seco.evaluation.context_cams import context_region, context_rows, pick_images
+from seco.evaluation.trained import Trained
 from seco.model import build_model
 from seco.report.plots import save_figure
 from seco.report.side_by_side import ContextRow, side_by_side_figure

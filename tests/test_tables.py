@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seco.report.metrics import cooccurrence_table, segmentation_metrics
+from seco.evaluation.metrics import cooccurrence_table, segmentation_metrics
 from seco.report.tables import (
     cam_inference_line,
     format_console_table,

@@ -242,9 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     from seco.data import DataError
     from seco.engine import dist
     from seco.engine.checkpoint import CheckpointError
-    from seco.engine.crf import MissingExtraError
     from seco.engine.stop import TrainingInterrupted
     from seco.engine.train import NonFiniteLossError
+    from seco.evaluation.crf import MissingExtraError
     from seco.report.report import CompareError
     from seco.tools.predict import PredictError
 

@@ -12,15 +12,15 @@ from seco.config import Config, ConfigError, available_configs, config_yaml, loa
 from seco.engine import dist
 
 if TYPE_CHECKING:
-    from seco.engine.restore import Trained
+    from seco.evaluation.trained import Trained
 
 __all__ = ["run_command"]
 
 
 def _train_and_report(cfg: Config, fresh: bool, skip_eval: bool = False, allow_config_change: bool = False) -> Path:
-    from seco.engine.evaluate import default_outputs
-    from seco.engine.restore import load_trained
     from seco.engine.train import train
+    from seco.evaluation.evaluate import default_outputs
+    from seco.evaluation.trained import load_trained
 
     result = train(cfg, resume=not fresh, allow_config_change=allow_config_change)
     if dist.is_main() and result.iterations:
@@ -39,9 +39,9 @@ def _evaluate_into(trained: Trained, split: str, outputs: tuple[str, ...], crf: 
     """Evaluate, print the tables and write the report into ``out_dir``; with ``tensorboard`` (``out_dir`` is the
     run's folder) also log the scores and overlays into its TensorBoard at the checkpoint's iteration."""
     from seco.engine.bad_samples import BadSampleLog, evaluation_list
-    from seco.engine.eval_log import log_final_evaluation
-    from seco.engine.evaluate import evaluate
-    from seco.engine.run_report import write_run_report
+    from seco.evaluation.eval_log import log_final_evaluation
+    from seco.evaluation.evaluate import evaluate
+    from seco.evaluation.run_report import write_run_report
     from seco.report.ceiling import run_setting
     from seco.report.tables import split_label
 
@@ -74,7 +74,7 @@ def _evaluate_into(trained: Trained, split: str, outputs: tuple[str, ...], crf: 
 
 def _outputs(text: str | None) -> tuple[str, ...]:
     """``--outputs cam,seg`` as a tuple (empty when not given), each name checked."""
-    from seco.engine.inference import OUTPUTS
+    from seco.evaluation.inference import OUTPUTS
 
     asked = tuple(o.strip() for o in (text or "").split(",") if o.strip())
     unknown = [o for o in asked if o not in OUTPUTS]
@@ -175,7 +175,7 @@ def _demo(args: argparse.Namespace) -> None:
 def _compare_figure(runs: list[Path], out: Path) -> Path | None:
     """``seco compare A B``: the side-by-side CAMs of the two runs' checkpoints; None (said why) otherwise."""
     from seco.engine.checkpoint import LAST
-    from seco.engine.context_cams import FIGURE, runs_side_by_side
+    from seco.evaluation.context_cams import FIGURE, runs_side_by_side
     from seco.report.report import run_names
 
     if len(runs) != 2:
@@ -213,8 +213,8 @@ def run_command(args: argparse.Namespace) -> int:
         cfg = load_config(args.config, args.overrides)
         _train_and_report(cfg, args.fresh, skip_eval=args.no_eval, allow_config_change=args.allow_config_change)
     elif command == "evaluate":
-        from seco.engine.evaluate import default_outputs
-        from seco.engine.restore import load_trained
+        from seco.evaluation.evaluate import default_outputs
+        from seco.evaluation.trained import load_trained
 
         asked = _outputs(args.outputs)  # before the checkpoint loads: a typo costs nothing
         dist.init_distributed("auto")  # under torchrun, ranks share the split
@@ -223,7 +223,7 @@ def run_command(args: argparse.Namespace) -> int:
         out = args.out or args.checkpoint.parent / f"eval-{split}"
         _evaluate_into(trained, split, asked or default_outputs(trained.cfg), trained.cfg.eval.crf, out)
     elif command == "export-masks" and args.format == "voc-test":
-        from seco.engine.restore import load_trained
+        from seco.evaluation.trained import load_trained
         from seco.tools.submission import export_voc_test
 
         trained = load_trained(args.checkpoint, args.config, args.overrides)
@@ -232,7 +232,7 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"wrote {submission.count} segmentation masks of split {split!r} to {submission.folder}"
               + (f"; archive {submission.archive}" if submission.archive else ""))
     elif command == "export-masks":
-        from seco.engine.restore import load_trained
+        from seco.evaluation.trained import load_trained
         from seco.tools.export import export_masks
 
         if args.archive:

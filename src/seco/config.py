@@ -407,7 +407,7 @@ class TrainConfig:
     ``eval_every`` N > 0 scores ``eval.split`` every N iterations (its first
     ``eval.max_images`` images, no CRF) into TensorBoard: the mIoU of each
     output and the overlays of the first ``eval.num_overlays`` images
-    (:mod:`seco.engine.eval_log`); 0 leaves it to the evaluation after training.
+    (:mod:`seco.evaluation.eval_log`); 0 leaves it to the evaluation after training.
     """
 
     supervision: str = "weak"

@@ -24,9 +24,9 @@ import yaml
 
 from seco.bench.runs import finished, run_once
 from seco.config import Config, load_config
-from seco.engine.context_cams import FIGURE, runs_side_by_side
-from seco.engine.evaluate import default_outputs
-from seco.engine.run_report import console_tables
+from seco.evaluation.context_cams import FIGURE, runs_side_by_side
+from seco.evaluation.evaluate import default_outputs
+from seco.evaluation.run_report import console_tables
 from seco.report.comparison import comparison_console, one_run_sentence
 from seco.report.report import compare_runs
 

@@ -11,12 +11,12 @@ from typing import Any
 import yaml
 
 from seco.config import Config, config_diff
-from seco.engine.eval_log import log_final_evaluation
-from seco.engine.evaluate import evaluate
-from seco.engine.inference import OUTPUTS
-from seco.engine.restore import load_trained
-from seco.engine.run_report import write_run_report
 from seco.engine.train import train
+from seco.evaluation.eval_log import log_final_evaluation
+from seco.evaluation.evaluate import evaluate
+from seco.evaluation.inference import OUTPUTS
+from seco.evaluation.run_report import write_run_report
+from seco.evaluation.trained import load_trained
 
 __all__ = ["finished", "run_once", "scoring_config"]
 

@@ -24,15 +24,15 @@ from seco.atomic import atomic_write
 from seco.bench.runs import scoring_config
 from seco.config import Config, ConfigError, apply_overrides
 from seco.engine.checkpoint import LAST
-from seco.engine.eval_data import eval_dataset, eval_loader, image_batches, select
-from seco.engine.evaluate import evaluate
-from seco.engine.inference import inference_cams, mask_scores
 from seco.engine.progress import progress_bar
-from seco.engine.restore import load_trained
+from seco.evaluation.eval_data import eval_dataset, eval_loader, image_batches, select
+from seco.evaluation.evaluate import evaluate
+from seco.evaluation.inference import inference_cams, mask_scores
+from seco.evaluation.metrics import ConfusionMatrix, segmentation_metrics
+from seco.evaluation.trained import load_trained
 from seco.method.cam import with_background
 from seco.method.par import build_par
 from seco.model import SeCoNet
-from seco.report.metrics import ConfusionMatrix, segmentation_metrics
 
 __all__ = ["DEFAULT_GRID", "SELECTION", "check_grid", "choose_bkg_thr", "mask_miou_sweep", "select_bkg_thr"]
 
@@ -60,7 +60,7 @@ def choose_bkg_thr(scores: dict[float, float], default: float) -> float:
 def mask_miou_sweep(net: SeCoNet, cfg: Config, split: str, scores: Sequence[float],
                     progress: bool = True, max_images: int = 0) -> dict[float, float]:
     """Pseudo-mask mIoU of ``split`` at each background score, the same numbers as one
-    :func:`~seco.engine.evaluate.evaluate` per score: the score enters only the background channel, so the CAMs
+    :func:`~seco.evaluation.evaluate.evaluate` per score: the score enters only the background channel, so the CAMs
     (the multi-scale, flipped forward passes) are computed once per batch and only PAR and the argmax repeat.
     Scores the first ``max_images`` images of ``split`` (all for 0)."""
     dataset = eval_dataset(cfg, split)

@@ -19,9 +19,9 @@ import torch
 from sklearn.metrics import average_precision_score
 from torch import nn
 
+from seco.evaluation.metrics import ConfusionMatrix, segmentation_metrics
 from seco.method.cam import cams_to_mask, multiscale_cams
 from seco.model import SeCoNet
-from seco.report.metrics import ConfusionMatrix, segmentation_metrics
 
 __all__ = ["evaluate_pretraining", "set_accuracy"]
 

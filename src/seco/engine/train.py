@@ -6,7 +6,7 @@ are averaged by DistributedDataParallel. The seed is set once, before the
 model is built; afterwards randomness comes from the seed-derived data stream
 and from one ``torch.Generator`` owned by the loop, both saved in checkpoints.
 Every ``train.eval_every`` iterations the loop scores ``eval.split`` into
-TensorBoard (:mod:`seco.engine.eval_log`) without changing what it trains.
+TensorBoard (:mod:`seco.evaluation.eval_log`) without changing what it trains.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from seco.engine.checkpoint import (
     load_weights,
     save_checkpoint,
 )
-from seco.engine.eval_log import evaluate_during_training, summary_line
 from seco.engine.finite import FiniteGuard, NonFiniteLossError
 from seco.engine.loader import SetSmallerThanBatch, TrainStream, derive_seed, to_device
 from seco.engine.logger import ScalarLogger
@@ -46,6 +45,7 @@ from seco.engine.optim import WarmupPoly, build_optimizer
 from seco.engine.progress import progress_bar
 from seco.engine.run_lock import run_folder_lock
 from seco.engine.stop import StopSignals, TrainingInterrupted
+from seco.evaluation.eval_log import evaluate_during_training, summary_line
 from seco.method.schedule import LOSS_NAMES, active_weights
 from seco.method.step import SeCoState, StepOutput, seco_step, wants_global_view
 from seco.method.supervised import require_masks, supervised_step
@@ -403,7 +403,7 @@ def _loop(run: Training, net: torch.nn.Module, stream: TrainStream, logger: Scal
 
 
 def _evaluate(run: Training, logger: ScalarLogger, iteration: int) -> float:
-    """Score the model at ``iteration`` into TensorBoard (:mod:`seco.engine.eval_log`); returns the seconds taken."""
+    """Score the model at ``iteration`` into TensorBoard (:mod:`seco.evaluation.eval_log`); returns its seconds."""
     start = time.perf_counter()
     evaluation = evaluate_during_training(run.net, run.cfg, run.class_names, logger, iteration)
     if dist.is_main():

@@ -26,7 +26,7 @@ into ``report.md`` from the very same dict (so the two never disagree)::
 Block names are free; ``cam``, ``cam_crf``, ``mask``, ``seg`` and ``seg_crf``
 get friendly titles. Scores are fractions in [0, 1]; undefined values are
 ``null`` and infinite confusion ratios are ``null`` with ``*_infinite: true``
-(see :mod:`seco.report.metrics`). One document holds one split: write the
+(see :mod:`seco.evaluation.metrics`). One document holds one split: write the
 train-split CAM/mask numbers and the val-split segmentation numbers to
 separate run folders or files.
 """

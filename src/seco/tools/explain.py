@@ -8,7 +8,7 @@ contrast losses act on. Each patch gets a tag by the method's own rule
 (:func:`seco.method.tags.patch_tags`, Sec. 3.3): from the ground-truth mask
 when there is one, else from the checkpoint's CAMs for the classes its
 classifier predicts, inferred as ``seco evaluate`` and ``export-masks`` infer
-them (:func:`seco.engine.inference.inference_cams`: ``eval.cam_scales``,
+them (:func:`seco.evaluation.inference.inference_cams`: ``eval.cam_scales``,
 ``eval.cam_flip``, ``method.cam.flip_merge``, ``relu_after_resize``), and the
 command says which inference that was, as the reports do. Where the checkpoint
 has global-teacher prototypes (eq. 3), the cosine similarity of every patch to
@@ -30,8 +30,8 @@ from torch import Tensor
 from seco.data.errors import DataError
 from seco.data.files import check_class_ids, check_mask_size, read_image, read_index_png
 from seco.engine.checkpoint import CheckpointError
-from seco.engine.inference import cam_inference_record, inference_cam_config, inference_cams
-from seco.engine.restore import Trained, load_trained
+from seco.evaluation.inference import cam_inference_record, inference_cam_config, inference_cams
+from seco.evaluation.trained import Trained, load_trained
 from seco.labels import IGNORE_INDEX, UNCERTAIN
 from seco.method.pseudo_labels import tag_mask
 from seco.method.tags import patch_tags
@@ -69,7 +69,7 @@ def image_tensor(rgb: np.ndarray, device: torch.device | str) -> Tensor:
 def explain_cams(trained: Trained, image: Tensor) -> tuple[Tensor, Tensor]:
     """The (1, K, H, W) CAMs of the classes the classifier predicts (the top one at least), and those labels (1, K).
 
-    They come from :func:`seco.engine.inference.inference_cams`, the one CAM
+    They come from :func:`seco.evaluation.inference.inference_cams`, the one CAM
     inference of ``seco evaluate``, ``export-masks`` and the background-score
     sweep, not from the training step's ``method.cam.scales``.
     """

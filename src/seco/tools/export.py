@@ -7,10 +7,10 @@ from pathlib import Path
 import torch
 
 from seco.data.palette import palette_image
-from seco.engine.eval_data import eval_dataset, eval_loader, image_batches, select
-from seco.engine.inference import predict_scores
 from seco.engine.progress import progress_bar
-from seco.engine.restore import Trained
+from seco.evaluation.eval_data import eval_dataset, eval_loader, image_batches, select
+from seco.evaluation.inference import predict_scores
+from seco.evaluation.trained import Trained
 from seco.method.par import build_par
 
 __all__ = ["export_masks"]
@@ -20,7 +20,7 @@ __all__ = ["export_masks"]
 def export_masks(trained: Trained, split: str, out: Path, progress: bool = True) -> int:
     """Write ``out/SegmentationClass/<name>.png`` (palette) and ``out/ImageSets/Segmentation/<split>.txt``.
 
-    The masks are the "mask" output of :mod:`seco.engine.inference`: CAM
+    The masks are the "mask" output of :mod:`seco.evaluation.inference`: CAM
     scores with the background threshold, refined by PAR, for the first
     ``eval.max_images`` images (0: all), in batches of one image size.
     Returns the count.

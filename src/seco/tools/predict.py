@@ -31,8 +31,8 @@ from seco.config import Config
 from seco.data.errors import DataError
 from seco.data.files import IMAGE_SUFFIXES, read_image
 from seco.data.palette import palette_image, voc_palette
-from seco.engine.inference import seg_scores
-from seco.engine.restore import load_trained
+from seco.evaluation.inference import seg_scores
+from seco.evaluation.trained import load_trained
 from seco.model import SeCoNet
 
 __all__ = ["PredictError", "PredictJob", "Predictor", "find_images", "plan_predictions", "predict_paths"]

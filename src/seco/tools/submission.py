@@ -30,10 +30,10 @@ from seco.atomic import atomic_write
 from seco.config import Config
 from seco.data import build_image_set, pad_collate
 from seco.data.palette import palette_image
-from seco.engine.crf import CRFPool
-from seco.engine.inference import seg_scores
 from seco.engine.progress import progress_bar
-from seco.engine.restore import Trained
+from seco.evaluation.crf import CRFPool
+from seco.evaluation.inference import seg_scores
+from seco.evaluation.trained import Trained
 from seco.model import SeCoNet
 
 __all__ = ["ARCHIVE_NAME", "SUBMISSION_DIR", "Submission", "export_voc_test"]

@@ -7,7 +7,7 @@ plane in sky; then the partner classes, rider with horse, ...), the first
 image of the evaluation split that is labelled with the class and shows its
 context (any image of the class when the data do not annotate the context,
 as VOC does not annotate water or railroad), until ``count`` images are found. The CAMs are the runs' own
-evaluation CAMs (:func:`seco.engine.inference.inference_cams`: the
+evaluation CAMs (:func:`seco.evaluation.inference.inference_cams`: the
 checkpoint's ``eval.cam_scales`` and flips), the same maps their mIoU scores.
 """
 
@@ -22,9 +22,9 @@ import torch
 
 from seco.data import SegDataset, voc_palette
 from seco.engine.checkpoint import LAST
-from seco.engine.eval_data import eval_dataset
-from seco.engine.inference import inference_cams
-from seco.engine.restore import Trained, load_trained
+from seco.evaluation.eval_data import eval_dataset
+from seco.evaluation.inference import inference_cams
+from seco.evaluation.trained import Trained, load_trained
 from seco.report.plots import save_figure
 from seco.report.report import CompareError
 from seco.report.side_by_side import ContextRow, side_by_side_figure

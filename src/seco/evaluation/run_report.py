@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from seco.data import voc_palette
-from seco.engine.evaluate import Evaluation
-from seco.engine.restore import Trained
+from seco.evaluation.evaluate import Evaluation
+from seco.evaluation.trained import Trained
 from seco.report.plots import (
     cam_grid,
     confusion_ratio_bars,

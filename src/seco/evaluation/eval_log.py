@@ -31,8 +31,8 @@ import torch
 
 from seco.config import Config
 from seco.data import voc_palette
-from seco.engine.evaluate import Evaluation, default_outputs, evaluate
 from seco.engine.logger import ScalarLogger
+from seco.evaluation.evaluate import Evaluation, default_outputs, evaluate
 from seco.report.plots import cam_grid_figure, figure_rgb
 from seco.report.tables import BLOCK_TITLES, split_label
 

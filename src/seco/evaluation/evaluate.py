@@ -1,7 +1,7 @@
 """Evaluation: CAMs, pseudo masks and segmentation, each with and without CRF.
 
 Predictions are batched on the device, in batches of images of one size
-(:mod:`seco.engine.eval_data`), so no padding reaches the network; metrics
+(:mod:`seco.evaluation.eval_data`), so no padding reaches the network; metrics
 come from one confusion matrix per output whose size is the data set's
 class count. With
 ``crf=True`` every output is also refined by a dense CRF in worker
@@ -24,14 +24,14 @@ from seco.config import Config
 from seco.data import SegDataset
 from seco.data.skip import BadSample
 from seco.engine import dist
-from seco.engine.crf import CRFPool
-from seco.engine.eval_data import eval_dataset, eval_loader, image_batches, select
-from seco.engine.inference import cam_inference_record, predict_scores
 from seco.engine.progress import progress_bar
+from seco.evaluation.crf import CRFPool
+from seco.evaluation.eval_data import eval_dataset, eval_loader, image_batches, select
+from seco.evaluation.inference import cam_inference_record, predict_scores
+from seco.evaluation.metrics import ConfusionMatrix, ContextFalsePositives, cooccurrence_table, segmentation_metrics
 from seco.method.par import PAR, build_par
 from seco.method.schedule import active_weights
 from seco.model import SeCoNet
-from seco.report.metrics import ConfusionMatrix, ContextFalsePositives, cooccurrence_table, segmentation_metrics
 from seco.report.plots import CamSample
 from seco.report.tables import BLOCK_TITLES
 
