@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from seco.config import load_config
-from seco.engine.encoder_weights import encoder_weights, save_encoder_weights
 from seco.model.backbone import build_encoder
 from seco.model.token_embed import timm_state_dict
+from seco.pretrain.encoder_weights import encoder_weights, save_encoder_weights
 from support import TINY_MODEL
 
 

@@ -11,11 +11,11 @@ import torch
 
 from seco.cli import main
 from seco.config import load_config
-from seco.engine import pretrain as pretrain_module
 from seco.engine.checkpoint import CheckpointError
-from seco.engine.pretrain_settings import PretrainSettings
 from seco.model.backbone import build_encoder
 from seco.model.token_embed import timm_state_dict, token_embed_key
+from seco.pretrain import train as pretrain_module
+from seco.pretrain.settings import PretrainSettings
 from support import TINY_MODEL
 
 TINY = ["--iterations", "4", "--batch-size", "4", "--warmup-iters", "1", "--image-size", "32", "--n-val", "6",

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from seco.config import load_config
-from seco.engine.pretrain_eval import evaluate_pretraining, set_accuracy
 from seco.model import build_model
+from seco.pretrain.evaluate import evaluate_pretraining, set_accuracy
 from support import TINY_MODEL
 
 

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from seco.engine.pretrain import class_token_loss, set_cross_entropy, tile_cross_entropy
 from seco.model.heads import ClassifierHead
+from seco.pretrain.train import class_token_loss, set_cross_entropy, tile_cross_entropy
 
 
 def _identity_head(classes: int) -> ClassifierHead:

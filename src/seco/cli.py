@@ -89,8 +89,8 @@ def _add_config_args(parser: argparse.ArgumentParser, default: str | None = "syn
 
 
 def _add_settings_args(parser: argparse.ArgumentParser) -> None:
-    """One flag per field of :class:`~seco.engine.pretrain_settings.PretrainSettings`."""
-    from seco.engine.pretrain_settings import PretrainSettings
+    """One flag per field of :class:`~seco.pretrain.settings.PretrainSettings`."""
+    from seco.pretrain.settings import PretrainSettings
 
     for item in dataclasses.fields(PretrainSettings):
         flag, text = f"--{item.name.replace('_', '-')}", item.metadata["help"]

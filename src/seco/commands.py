@@ -192,8 +192,8 @@ def _compare_figure(runs: list[Path], out: Path) -> Path | None:
 
 
 def _pretrain(args: argparse.Namespace) -> None:
-    from seco.engine.pretrain import pretrain, summarize
-    from seco.engine.pretrain_settings import PretrainSettings
+    from seco.pretrain.settings import PretrainSettings
+    from seco.pretrain.train import pretrain, summarize
 
     cfg = load_config(args.config, args.overrides)
     settings = PretrainSettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainSettings)})

@@ -47,7 +47,7 @@ from seco.bench.scale_settings import ScaleSettings
 from seco.bench.threshold import DEFAULT_GRID, check_grid
 from seco.config import Config, ConfigError, DataConfig, SyntheticConfig, load_config
 from seco.data import ensure_synthetic, synthetic_dir
-from seco.engine.pretrain_settings import SCHEDULE, PretrainSettings
+from seco.pretrain.settings import SCHEDULE, PretrainSettings
 
 __all__ = ["STRETCHED", "data_root", "model_overrides", "pretrain_settings", "run_overrides", "run_scale", "start_path",
            "summary_lines"]
@@ -112,7 +112,7 @@ def start_path(s: ScaleSettings, out: Path) -> Path:
 def _ensure_start(s: ScaleSettings, out: Path, workers: int, progress: bool) -> dict[str, Any]:
     """The metrics of the start: ``--start`` as given, or pretrained into ``OUT/start`` (read back when it was
     pretrained there with these sizes)."""
-    from seco.engine.pretrain import pretrain, summarize
+    from seco.pretrain.train import pretrain, summarize
 
     weights = start_path(s, out)
     if s.start:

@@ -10,7 +10,7 @@ is as long as training needs: every step sees new images.
 Every ``mosaic_every``-th batch is made of mosaics: 2x2 grids of four scenes
 drawn at half size, each tile labelled with its own classes (``tile_labels``),
 so that pretraining can classify each quadrant from its own tokens
-(:func:`seco.engine.pretrain.tile_cross_entropy`). Image-level labels still,
+(:func:`seco.pretrain.train.tile_cross_entropy`). Image-level labels still,
 only of smaller images: a token can no longer score a class that sits in
 another tile, which is what makes the class maps local.
 """

@@ -44,14 +44,14 @@ from seco.config import Config, ConfigError, to_dict
 from seco.data.pretrain_set import MOSAIC, PretrainSet
 from seco.engine.checkpoint import LAST, CheckpointError, latest_checkpoint, load_checkpoint, save_checkpoint
 from seco.engine.dist import resolve_device
-from seco.engine.encoder_weights import save_encoder_weights
 from seco.engine.optim import WarmupPoly, build_optimizer
-from seco.engine.pretrain_eval import evaluate_pretraining
-from seco.engine.pretrain_settings import SCHEDULE, PretrainSettings
 from seco.engine.progress import progress_bar
 from seco.model import SeCoNet, build_model
 from seco.model.heads import ClassifierHead
 from seco.model.token_embed import token_embed_key
+from seco.pretrain.encoder_weights import save_encoder_weights
+from seco.pretrain.evaluate import evaluate_pretraining
+from seco.pretrain.settings import SCHEDULE, PretrainSettings
 
 __all__ = ["PretrainResult", "class_token_loss", "pretrain", "set_cross_entropy", "summarize", "tile_cross_entropy"]
 
