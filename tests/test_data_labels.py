@@ -10,7 +10,7 @@ from conftest import write_image
 
 from seco.config import DataConfig
 from seco.data import DataError, build_dataset
-from seco.data.labels import read_label_file
+from seco.data.readers.label_files import read_label_file
 
 NAMES = ["2007_000032", "2011_003276"]
 

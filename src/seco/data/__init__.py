@@ -8,13 +8,14 @@ transforms them; :func:`build_dataset` picks the reader a config names.
 from seco.data.build import build_dataset, build_image_set, build_transform, default_class_names, read_catalog
 from seco.data.cache import cache_dir, ensure_synthetic, synthetic_dir
 from seco.data.classes import COCO_CLASSES, VOC_CLASSES
-from seco.data.coco import read_coco
 from seco.data.collate import pad_collate
 from seco.data.contexts import CONTEXTS
 from seco.data.dataset import SegDataset
 from seco.data.errors import DataError
-from seco.data.folder import read_folder
 from seco.data.palette import voc_palette
+from seco.data.readers.coco import read_coco
+from seco.data.readers.folder import read_folder
+from seco.data.readers.voc import read_voc
 from seco.data.records import Catalog, MaskSource, PngMask, Record
 from seco.data.scenes import CLASSES as SYNTHETIC_CLASSES
 from seco.data.synthetic import (
@@ -24,7 +25,6 @@ from seco.data.synthetic import (
     read_cooccurrence,
 )
 from seco.data.transforms import EvalTransform, TrainTransform, Transform
-from seco.data.voc import read_voc
 
 __all__ = [
     "CONTEXTS",

@@ -8,15 +8,15 @@ from pathlib import Path
 from seco.config import DataConfig
 from seco.data.cache import ensure_synthetic
 from seco.data.classes import COCO_CLASSES, VOC_CLASSES
-from seco.data.coco import read_coco
 from seco.data.dataset import SegDataset
 from seco.data.errors import DataError
-from seco.data.folder import read_folder
+from seco.data.readers.coco import read_coco
+from seco.data.readers.folder import read_folder
+from seco.data.readers.voc import read_voc, read_voc_images
 from seco.data.records import Catalog, PngMask
 from seco.data.scenes import CLASSES as SYNTHETIC_CLASSES
 from seco.data.synthetic import CONTEXT_DIR, read_classes, read_contexts, read_cooccurrence
 from seco.data.transforms import EvalTransform, GlobalView, TrainTransform, Transform
-from seco.data.voc import read_voc, read_voc_images
 
 __all__ = ["build_dataset", "build_image_set", "build_transform", "default_class_names", "fill_split", "read_catalog"]
 

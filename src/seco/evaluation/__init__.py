@@ -1,0 +1,1 @@
+"""Inference and evaluation: CAMs, pseudo masks and segmentation of a trained checkpoint, scored and reported."""

@@ -1,0 +1,1 @@
+"""Pretraining a start for the synthetic benchmark: its loop, evaluation, settings and weights file."""

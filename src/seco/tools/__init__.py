@@ -1,0 +1,1 @@
+"""User tools on a trained checkpoint: predict, explain, export-masks, submission, check-data."""

@@ -14,7 +14,7 @@ from seco.data.files import (
     read_index_png,
     read_split_list,
 )
-from seco.data.labels import check_foreground, read_label_file, resolve_labels
+from seco.data.readers.label_files import check_foreground, read_label_file, resolve_labels
 from seco.data.records import Catalog, PngMask, Record
 from seco.data.skip import BadSample, record_errors
 from seco.labels import IGNORE_INDEX

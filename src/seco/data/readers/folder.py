@@ -7,7 +7,7 @@ from pathlib import Path
 
 from seco.data.errors import DataError
 from seco.data.files import find_image, image_index
-from seco.data.labels import Token, check_foreground, is_id, read_label_file, resolve_labels
+from seco.data.readers.label_files import Token, check_foreground, is_id, read_label_file, resolve_labels
 from seco.data.records import Catalog, PngMask, Record
 from seco.data.skip import BadSample, record_errors
 
