@@ -2,7 +2,8 @@
 
 ``python tests/step_reference.py`` records ``tests/data/step_reference.pt`` (run it only when a change is meant to
 move the numbers, and say why in the commit); ``tests/test_step_reference.py`` replays the same runs and compares.
-Both fidelity presets run 4 iterations of the tiny synthetic config with every loss on from the first iteration.
+Both fidelity presets run 4 iterations of the tiny synthetic config with every loss on from the first iteration, on
+one thread (a sum's order, and so its last bit, follows the thread count); the caller's thread count is restored.
 """
 
 from __future__ import annotations
@@ -27,9 +28,14 @@ def run_preset(fidelity: str, root: Path, out: Path) -> dict[str, Any]:
     from seco.engine.train import train
     from seco.report.diagnostics import read_scalars
 
-    overrides = [*tiny_overrides(root, out, iterations=4), f"method.fidelity={fidelity}", "train.ckpt_every=4"]
+    overrides = [*tiny_overrides(root, out, iterations=4), f"method.fidelity={fidelity}", "train.ckpt_every=4",
+                 "train.threads=1"]
     cfg = load_config("synthetic", overrides)
-    result = train(cfg, resume=False, progress=False)
+    threads = torch.get_num_threads()
+    try:
+        result = train(cfg, resume=False, progress=False)
+    finally:
+        torch.set_num_threads(threads)
     state = torch.load(result.checkpoint, map_location="cpu", weights_only=True)
     losses = {tag: points for tag, points in read_scalars(result.run_dir / "tb").items() if tag.startswith("loss/")}
     return {"losses": losses, "weights": state["model"]}
@@ -37,7 +43,7 @@ def run_preset(fidelity: str, root: Path, out: Path) -> dict[str, Any]:
 
 def run_all(work: Path) -> dict[str, Any]:
     """Both presets' runs on one freshly generated tiny synthetic set, with the torch version that ran them."""
-    from seco.data import make_synthetic
+    from seco.synthetic.benchmark import make_synthetic
 
     root = make_synthetic(work / "set", TINY_SYNTHETIC)
     return {"torch": str(torch.__version__), **{p: run_preset(p, root, work / p) for p in PRESETS}}
