@@ -21,11 +21,11 @@ from pathlib import Path
 from seco.bench.summary import context_classes, context_ratio
 from seco.config import load_config
 from seco.data import default_class_names
-from seco.data.pretrain_scenes import PRETRAIN_CLASSES
 from seco.engine.checkpoint import LAST, load_checkpoint
 from seco.evaluation.evaluate import evaluate
 from seco.model import SeCoNet, build_model
 from seco.model.token_embed import token_embed_key
+from seco.synthetic.pretrain_scenes import PRETRAIN_CLASSES
 
 HEADS = ("classifier.conv.weight", "aux_classifier.conv.weight")
 PREFIX = "encoder.vit."

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from seco.config import Config, DataConfig, SyntheticConfig, load_config
-from seco.data import make_synthetic, voc_palette
+from seco.data import voc_palette
+from seco.synthetic.benchmark import make_synthetic
 from support import TINY_SYNTHETIC, tiny_overrides
 
 

@@ -7,11 +7,11 @@ import pytest
 import torch
 from scipy.stats import chi2_contingency, chisquare
 
-from seco.data.draw import Canvas, frame
-from seco.data.pretrain_scenes import PRETRAIN_CLASSES, PRETRAIN_DRAWERS, render_pretrain_scene
-from seco.data.pretrain_set import PretrainSet
-from seco.data.scenes import CLASSES, render_scene
-from seco.data.shapes import DRAWERS
+from seco.synthetic.draw import Canvas, frame
+from seco.synthetic.pretrain_scenes import PRETRAIN_CLASSES, PRETRAIN_DRAWERS, render_pretrain_scene
+from seco.synthetic.pretrain_set import PretrainSet
+from seco.synthetic.scenes import CLASSES, render_scene
+from seco.synthetic.shapes import DRAWERS
 
 SAMPLE = 900
 SIZE = 48

@@ -12,10 +12,12 @@ import torch
 from PIL import Image
 
 from seco.config import DataConfig, SyntheticConfig
-from seco.data import DataError, build_dataset, ensure_synthetic, make_synthetic
-from seco.data import cache as cache_module
+from seco.data import DataError, build_dataset
 from seco.data.files import read_index_png
-from seco.data.scenes import CLASSES, render_scene
+from seco.synthetic import cache as cache_module
+from seco.synthetic.benchmark import make_synthetic
+from seco.synthetic.cache import ensure_synthetic
+from seco.synthetic.scenes import CLASSES, render_scene
 
 SMALL = SyntheticConfig(seed=3, n_train=5, n_val=2, image_size=48)
 

@@ -162,7 +162,7 @@ def _demo(args: argparse.Namespace) -> None:
     folder, cfgs = demo_configs(args.config, args.overrides, args.out)
     data = cfgs["seco"].data
     if data.format == "synthetic":
-        from seco.data import ensure_synthetic
+        from seco.synthetic.cache import ensure_synthetic
 
         print(f"synthetic co-occurrence benchmark: {ensure_synthetic(data)} ({time.perf_counter() - start:.1f} s)")
     demo = run_demo(folder, cfgs, args.only, args.fresh, args.allow_config_change)
@@ -271,7 +271,7 @@ def run_command(args: argparse.Namespace) -> int:
         _pretrain(args)
     elif command == "make-synthetic":
         from seco.config import SyntheticConfig
-        from seco.data import make_synthetic
+        from seco.synthetic.benchmark import make_synthetic
 
         start = time.perf_counter()
         make_synthetic(args.out, SyntheticConfig(args.seed, args.n_train, args.n_val, args.image_size), args.workers)

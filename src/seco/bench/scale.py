@@ -46,8 +46,8 @@ from seco.bench.scale_jobs import PROGRESS, Job, JobPool
 from seco.bench.scale_settings import ScaleSettings
 from seco.bench.threshold import DEFAULT_GRID, check_grid
 from seco.config import Config, ConfigError, DataConfig, SyntheticConfig, load_config
-from seco.data import ensure_synthetic, synthetic_dir
 from seco.pretrain.settings import SCHEDULE, PretrainSettings
+from seco.synthetic.cache import ensure_synthetic, synthetic_dir
 
 __all__ = ["STRETCHED", "data_root", "model_overrides", "pretrain_settings", "run_overrides", "run_scale", "start_path",
            "summary_lines"]

@@ -6,22 +6,17 @@ import dataclasses
 from pathlib import Path
 
 from seco.config import DataConfig
-from seco.data.cache import ensure_synthetic
-from seco.data.classes import COCO_CLASSES, VOC_CLASSES
+from seco.data.classes import COCO_CLASSES, SYNTHETIC_CLASSES, VOC_CLASSES
 from seco.data.dataset import SegDataset
 from seco.data.errors import DataError
 from seco.data.readers.coco import read_coco
 from seco.data.readers.folder import read_folder
+from seco.data.readers.synthetic import read_synthetic
 from seco.data.readers.voc import read_voc, read_voc_images
-from seco.data.records import Catalog, PngMask
-from seco.data.scenes import CLASSES as SYNTHETIC_CLASSES
-from seco.data.synthetic import CONTEXT_DIR, read_classes, read_contexts, read_cooccurrence
+from seco.data.records import Catalog
 from seco.data.transforms import EvalTransform, GlobalView, TrainTransform, Transform
 
 __all__ = ["build_dataset", "build_image_set", "build_transform", "default_class_names", "fill_split", "read_catalog"]
-
-SYNTHETIC_LABELS = "class_labels.json"
-
 
 def build_transform(cfg: DataConfig, train: bool) -> Transform:
     """The training augmentation (rescale, flip, padded crop) or the plain image."""
@@ -50,15 +45,18 @@ def _under(root: Path, template: str, split: str) -> Path | None:
     return root / fill_split(template, split) if template else None
 
 
+def _synthetic_root(cfg: DataConfig) -> Path:
+    """The generated set's folder, generated on first use. :mod:`seco.synthetic` writes in this package's formats
+    and so imports it; this package reaches the generator only here, when a synthetic set is asked for."""
+    from seco.synthetic.cache import ensure_synthetic
+
+    return ensure_synthetic(cfg)
+
+
 def _read_synthetic(cfg: DataConfig, split: str, train: bool) -> Catalog:
-    root = ensure_synthetic(cfg)
-    catalog = read_voc(
-        root, split, class_names=read_classes(root), require_labels=train,
-        labels_file=_under(root, cfg.labels_file or SYNTHETIC_LABELS, split), skip_bad=cfg.on_error == "skip",
-    )
-    records = [dataclasses.replace(r, context=PngMask(root / CONTEXT_DIR / f"{r.name}.png")) for r in catalog.records]
-    return dataclasses.replace(catalog, records=records, cooccurrence=read_cooccurrence(root),
-                               contexts=read_contexts(root))
+    root = _synthetic_root(cfg)
+    return read_synthetic(root, split, require_labels=train, labels_file=_under(root, cfg.labels_file, split),
+                          skip_bad=cfg.on_error == "skip")
 
 
 def _read_files(cfg: DataConfig, split: str, train: bool) -> Catalog:
@@ -134,6 +132,6 @@ def build_image_set(cfg: DataConfig, split: str, class_names: list[str]) -> SegD
     if cfg.format not in ("voc", "coco", "synthetic") or (cfg.format == "coco" and cfg.annotations):
         raise DataError(f"data.format {cfg.format!r} has no VOC layout (ImageSets/Segmentation/<split>.txt "
                         "and an image folder); test images need one")
-    root = ensure_synthetic(cfg) if cfg.format == "synthetic" else _root(cfg)
+    root = _synthetic_root(cfg) if cfg.format == "synthetic" else _root(cfg)
     return SegDataset(read_voc_images(root, split, class_names=class_names, image_dir=fill_split(cfg.image_dir, split)),
                       EvalTransform())

@@ -1,8 +1,8 @@
-"""Class name tables of the public benchmarks (background first)."""
+"""Class name tables of the public benchmarks and the synthetic one (background first)."""
 
 from __future__ import annotations
 
-__all__ = ["COCO_CLASSES", "VOC_CLASSES"]
+__all__ = ["COCO_CLASSES", "SYNTHETIC_CLASSES", "VOC_CLASSES"]
 
 VOC_CLASSES: tuple[str, ...] = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat",
@@ -21,4 +21,8 @@ COCO_CLASSES: tuple[str, ...] = (
     "couch", "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote",
     "keyboard", "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book",
     "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush",
+)
+
+SYNTHETIC_CLASSES: tuple[str, ...] = (
+    "background", "boat", "train", "plane", "rider", "horse", "chair", "sofa", "ball", "kite",
 )

@@ -30,7 +30,7 @@ __all__ = ["evaluate_pretraining", "set_accuracy"]
 def evaluate_pretraining(net: SeCoNet, batches: Iterable[dict[str, torch.Tensor]], class_names: list[str],
                          context_names: list[str], bkg_thr: float,
                          cls_head: nn.Module | None = None) -> dict[str, Any]:
-    """Label and CAM metrics of ``net`` over ``batches`` of :class:`~seco.data.pretrain_set.PretrainSet` items.
+    """Label and CAM metrics of ``net`` over ``batches`` of :class:`~seco.synthetic.pretrain_set.PretrainSet` items.
 
     Returns a JSON-ready dict:
 

@@ -3,7 +3,7 @@
 The paper's backbone comes pretrained on ImageNet; the synthetic config's
 tiny ViT has no such start. This trains the very encoder a config builds
 (:func:`seco.model.build_model`, so the weights load into ``SeCoNet.encoder``)
-as a multi-label classifier on :class:`~seco.data.pretrain_set.PretrainSet`,
+as a multi-label classifier on :class:`~seco.synthetic.pretrain_set.PretrainSet`,
 with SeCo's own classifier heads: a bias-free 1x1 conv over the token map
 and global max pooling, on the final and the auxiliary tokens (the heads of
 eq. 1), trained by :func:`set_cross_entropy`. Image-level labels only, as
@@ -41,7 +41,6 @@ from torch.utils.data import DataLoader
 
 from seco.atomic import atomic_write
 from seco.config import Config, ConfigError, to_dict
-from seco.data.pretrain_set import MOSAIC, PretrainSet
 from seco.engine.checkpoint import LAST, CheckpointError, latest_checkpoint, load_checkpoint, save_checkpoint
 from seco.engine.dist import resolve_device
 from seco.engine.optim import WarmupPoly, build_optimizer
@@ -52,6 +51,7 @@ from seco.model.token_embed import token_embed_key
 from seco.pretrain.encoder_weights import save_encoder_weights
 from seco.pretrain.evaluate import evaluate_pretraining
 from seco.pretrain.settings import SCHEDULE, PretrainSettings
+from seco.synthetic.pretrain_set import MOSAIC, PretrainSet
 
 __all__ = ["PretrainResult", "class_token_loss", "pretrain", "set_cross_entropy", "summarize", "tile_cross_entropy"]
 

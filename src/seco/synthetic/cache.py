@@ -11,7 +11,7 @@ from pathlib import Path
 from seco.atomic import atomic_directory
 from seco.config import DataConfig, SyntheticConfig
 from seco.data.errors import DataError
-from seco.data.synthetic import MARKER, make_synthetic, settings
+from seco.synthetic.benchmark import MARKER, make_synthetic, settings
 
 __all__ = ["cache_dir", "ensure_synthetic", "make_command", "synthetic_dir"]
 
@@ -48,7 +48,7 @@ def ensure_synthetic(data_cfg: DataConfig, workers: int = 1) -> Path:
     a root the set lives in a cache folder named by the settings. Generation
     writes to a temporary folder next to the target and renames it into
     place, so an interrupted run never leaves a half-written set. ``workers``
-    processes draw the images (:func:`~seco.data.synthetic.make_synthetic`).
+    processes draw the images (:func:`~seco.synthetic.benchmark.make_synthetic`).
     """
     target = Path(data_cfg.root).expanduser() if data_cfg.root else synthetic_dir(data_cfg.synthetic)
     marker = target / MARKER

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seco.data.draw import Canvas, ellipse, pixel_frame, smooth_noise
+from seco.synthetic.draw import Canvas, ellipse, pixel_frame, smooth_noise
 
 __all__ = ["CONTEXTS", "paint_rails", "paint_sky", "paint_water"]
 

@@ -1,6 +1,6 @@
 """The object classes of the synthetic benchmark, drawn inside a unit box.
 
-Each drawer takes a :class:`~seco.data.draw.Frame` (the object's box) and
+Each drawer takes a :class:`~seco.synthetic.draw.Frame` (the object's box) and
 returns the object's parts as ``(region, colour field)`` pairs, painted in order
 under one class id. Coordinates are ``(v, u)``: down and right, 0..1.
 """
@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from seco.data.draw import Frame, box, ellipse, polygon, random_colour, segment, texture
+from seco.synthetic.draw import Frame, box, ellipse, polygon, random_colour, segment, texture
 
 __all__ = ["DRAWERS", "Drawer", "Part", "dark", "fill"]
 

@@ -24,25 +24,16 @@ import numpy as np
 from PIL import Image
 
 from seco.config import SyntheticConfig
-from seco.data.contexts import CONTEXTS
-from seco.data.errors import DataError
+from seco.data.classes import SYNTHETIC_CLASSES as CLASSES
 from seco.data.palette import palette_image
-from seco.data.scenes import CLASSES, COOCCURRENCE, render_scene
+from seco.data.readers.synthetic import CONTEXT_DIR, SYNTHETIC_LABELS
+from seco.synthetic.contexts import CONTEXTS
+from seco.synthetic.scenes import COOCCURRENCE, render_scene
 
-__all__ = [
-    "CONTEXT_DIR",
-    "GENERATOR_VERSION",
-    "MARKER",
-    "make_synthetic",
-    "read_classes",
-    "read_contexts",
-    "read_cooccurrence",
-    "settings",
-]
+__all__ = ["GENERATOR_VERSION", "MARKER", "make_synthetic", "settings"]
 
 GENERATOR_VERSION = 1
 MARKER = "synthetic.json"
-CONTEXT_DIR = "ContextMasks"
 SPLITS = ("train", "val")
 
 
@@ -88,33 +79,9 @@ def make_synthetic(out: Path, cfg: SyntheticConfig, workers: int = 1) -> Path:
     for split in SPLITS:
         names = [job[4] for job in jobs if SPLITS[job[2]] == split]
         (out / "ImageSets" / "Segmentation" / f"{split}.txt").write_text("".join(f"{n}\n" for n in names))
-    _write_json(out / "class_labels.json", class_labels)
+    _write_json(out / SYNTHETIC_LABELS, class_labels)
     (out / "classes.txt").write_text("".join(f"{c}\n" for c in CLASSES))
     (out / "contexts.txt").write_text("".join(f"{c}\n" for c in CONTEXTS))
     _write_json(out / "cooccurrence.json", [list(pair) for pair in COOCCURRENCE])
     _write_json(out / MARKER, settings(cfg))
     return out
-
-
-def _lines(path: Path) -> list[str]:
-    if not path.is_file():
-        raise DataError(f"{path}: file missing from the synthetic set")
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
-
-
-def read_classes(root: Path) -> list[str]:
-    """Class names of a generated set, background first."""
-    return _lines(Path(root) / "classes.txt")
-
-
-def read_contexts(root: Path) -> list[str]:
-    """Context names of a generated set; context id ``k`` is entry ``k - 1``."""
-    return _lines(Path(root) / "contexts.txt")
-
-
-def read_cooccurrence(root: Path) -> list[tuple[str, str]]:
-    """The ``(class, context or partner)`` pairs a report should examine."""
-    path = Path(root) / "cooccurrence.json"
-    if not path.is_file():
-        raise DataError(f"{path}: file missing from the synthetic set")
-    return [(a, b) for a, b in json.loads(path.read_text())]

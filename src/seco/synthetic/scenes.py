@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seco.data.contexts import paint_rails, paint_sky, paint_water
-from seco.data.draw import (
+from seco.data.classes import SYNTHETIC_CLASSES as CLASSES
+from seco.synthetic.contexts import paint_rails, paint_sky, paint_water
+from seco.synthetic.draw import (
     Canvas,
     ellipse,
     frame,
@@ -24,16 +25,13 @@ from seco.data.draw import (
     smooth_noise,
     texture,
 )
-from seco.data.shapes import DRAWERS, Drawer
+from seco.synthetic.shapes import DRAWERS, Drawer
 
 __all__ = [
     "CLASSES", "COOCCURRENCE", "Group", "Item", "make_group", "paint_background", "paint_distractors",
     "paint_item", "photometric_jitter", "place", "render_scene",
 ]
 
-CLASSES: tuple[str, ...] = (
-    "background", "boat", "train", "plane", "rider", "horse", "chair", "sofa", "ball", "kite",
-)
 COOCCURRENCE: tuple[tuple[str, str], ...] = (
     ("boat", "water"), ("train", "rails"), ("plane", "sky"),
     ("rider", "horse"), ("horse", "rider"), ("chair", "sofa"), ("sofa", "chair"),

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from seco.data.contexts import CONTEXTS
-from seco.data.pretrain_scenes import PRETRAIN_CLASSES, render_pretrain_scene
+from seco.synthetic.contexts import CONTEXTS
+from seco.synthetic.pretrain_scenes import PRETRAIN_CLASSES, render_pretrain_scene
 
 __all__ = ["PRETRAIN_STREAM", "PretrainSet"]
 

@@ -3,7 +3,7 @@
 The paper starts from a ViT pretrained on ImageNet, whose features already
 know objects apart from their surroundings. This set plays that part for the
 synthetic benchmark: many object classes (the benchmark's nine and the extra
-ones of :mod:`seco.data.pretrain_shapes`), one to three per image at varied
+ones of :mod:`seco.synthetic.pretrain_shapes`), one to three per image at varied
 scales, placed anywhere over a background whose kind, contexts (water, rails,
 sky) and distractors are drawn without looking at the classes. A context
 therefore predicts no class here, while in the benchmark it predicts boat,
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from seco.data.contexts import paint_rails, paint_sky, paint_water
-from seco.data.draw import Canvas
-from seco.data.pretrain_shapes import EXTRA_DRAWERS, EXTRA_SIZES
-from seco.data.scenes import (
+from seco.synthetic.contexts import paint_rails, paint_sky, paint_water
+from seco.synthetic.draw import Canvas
+from seco.synthetic.pretrain_shapes import EXTRA_DRAWERS, EXTRA_SIZES
+from seco.synthetic.scenes import (
     SIZES,
     Item,
     make_group,
@@ -27,7 +27,7 @@ from seco.data.scenes import (
     photometric_jitter,
     place,
 )
-from seco.data.shapes import DRAWERS
+from seco.synthetic.shapes import DRAWERS
 
 __all__ = ["PRETRAIN_CLASSES", "render_pretrain_scene"]
 

@@ -1,7 +1,7 @@
-"""The extra object classes of the pretraining set, drawn like the benchmark's (:mod:`seco.data.shapes`).
+"""The extra object classes of the pretraining set, drawn like the benchmark's (:mod:`seco.synthetic.shapes`).
 
 None of these appears in the co-occurrence benchmark. Each drawer takes the
-object's :class:`~seco.data.draw.Frame` and returns its parts as
+object's :class:`~seco.synthetic.draw.Frame` and returns its parts as
 ``(region, colour field)`` pairs; coordinates are ``(v, u)``, down and right, 0..1.
 Colours are random per part, so only shape tells the classes apart.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from seco.data.draw import Frame, box, ellipse, polygon, segment
-from seco.data.shapes import Drawer, Part, dark, fill
+from seco.synthetic.draw import Frame, box, ellipse, polygon, segment
+from seco.synthetic.shapes import Drawer, Part, dark, fill
 
 __all__ = ["EXTRA_DRAWERS", "EXTRA_SIZES"]
 

@@ -1,0 +1,2 @@
+"""The synthetic co-occurrence benchmark and the pretraining set: scenes drawn from shapes on contexts, written in
+the VOC layout that :mod:`seco.data.readers` reads."""
