@@ -135,7 +135,7 @@ def test_fidelity_presets_cover_the_same_switches_and_the_schema_defaults_are_th
     from omegaconf import OmegaConf
 
     from seco.config import Config
-    from seco.config.schema import _preset
+    from seco.config.load import _preset
 
     def leaves(node, prefix: str = "") -> dict:
         flat = {}
@@ -198,7 +198,7 @@ def test_voc_and_coco_carry_every_switch_of_their_preset(name: str, fidelity: st
 
 
 def test_a_shipped_config_that_sets_a_preset_switch_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    import seco.config.schema as config
+    import seco.config.load as config
 
     read = config._read_yaml
 
