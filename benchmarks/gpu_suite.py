@@ -6,9 +6,9 @@ with its own time limit, most important first, within ``--budget`` seconds:
 1. VOC, ViT-B/16 at 448 px, batch 4, bf16, ``fidelity: public``, every loss
    on (the CAM baseline beside it): s/step, peak memory and host syncs
    counted on CUDA; once per dense-energy kernel when the config has the
-   switch ``method.losses.reg.kernel`` (the choices are read from
-   ``seco.config.CHOICES``; ``--kernels`` names them instead), the config's
-   default first;
+   switch ``method.losses.reg.kernel`` (the choices its field declares,
+   ``seco.config.switch_choices``; ``--kernels`` names them instead), the
+   config's default first;
 2. the tiny synthetic config, baseline against SeCo;
 3. VOC again with ``train.compile=default`` (a lever; GPU only).
 
@@ -107,14 +107,14 @@ def _device() -> tuple[str, dict[str, Any]]:
 def kernel_choices(given: str | None) -> tuple[list[str], str | None]:
     """The dense-energy kernels to measure and the VOC config's default: ``--kernels`` or the config's switch
     (an empty list when the config has none)."""
-    from seco.config import CHOICES, load_config
+    from seco.config import Config, load_config, switch_choices
 
-    default = None
-    if KERNEL_KEY in CHOICES:
+    switches, default = switch_choices(Config), None
+    if KERNEL_KEY in switches:
         default = str(load_config("voc").method.losses.reg.kernel)
     if given:
         return [k.strip() for k in given.split(",") if k.strip()], default
-    choices = [str(k) for k in CHOICES.get(KERNEL_KEY, ())]
+    choices = [str(k) for k in switches.get(KERNEL_KEY, ())]
     return sorted(choices, key=lambda k: k != default), default
 
 

@@ -302,6 +302,19 @@ def test_every_impossible_value_is_refused_up_front_naming_its_key(override: str
     assert f"'{named}'" in str(caught.value)
 
 
+def test_a_switch_declares_its_values_on_its_field_and_a_bad_one_is_named_with_them() -> None:
+    from seco.config import Config, switch_choices
+
+    switches = switch_choices(Config)
+    assert switches["method.losses.reg.kernel"] == ("auto", "blocked", "sdpa")
+    assert switches["data.format"] == ("synthetic", "voc", "coco", "folder")
+    assert "method.losses.reg.sigma_rgb" not in switches and len(switches) > 20
+    with pytest.raises(ConfigError) as caught:
+        load_config("synthetic", ["method.losses.lil.formula=both"])
+    assert str(caught.value) == ("bad value for config key 'method.losses.lil.formula': "
+                                 "'both' is not one of public, paper")
+
+
 def test_prototypes_from_patches_need_the_keys_projection_space() -> None:
     assert load_config("synthetic", ["method.prototypes.source=patches"]).method.prototypes.space == "projection"
     with pytest.raises(ConfigError, match=r"'method\.prototypes\.source'.*space=projection"):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from seco.config import CHOICES
+from seco.config import Config, switch_choices
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,11 +36,13 @@ def test_card_folder_names(name: str, slug: str):
 
 
 def test_kernels_come_from_the_config_switch_default_first_or_from_the_flag(monkeypatch: pytest.MonkeyPatch):
-    if suite.KERNEL_KEY in CHOICES:
+    switches = switch_choices(Config)
+    if suite.KERNEL_KEY in switches:
         kernels, default = suite.kernel_choices(None)
-        assert sorted(kernels) == sorted(CHOICES[suite.KERNEL_KEY]) and kernels[0] == default
+        assert sorted(kernels) == sorted(switches[suite.KERNEL_KEY]) and kernels[0] == default
     assert suite.kernel_choices("a, b")[0] == ["a", "b"]
-    monkeypatch.setattr("seco.config.CHOICES", {k: v for k, v in CHOICES.items() if k != suite.KERNEL_KEY})
+    without = {k: v for k, v in switches.items() if k != suite.KERNEL_KEY}
+    monkeypatch.setattr("seco.config.switch_choices", lambda schema: without)
     assert suite.kernel_choices(None) == ([], None)
     items = suite.step_items(Path("x"), dry=False, kernels=[], default_kernel=None)
     assert [i.name for i in items] == ["voc_public_bf16", "tiny", "voc_public_bf16_compile"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from seco.config.choices import choice
+
 __all__ = [
     "LiGLossConfig",
     "LiLLossConfig",
@@ -35,9 +37,9 @@ class PTCLossConfig(LossTerm):
     ``plus_one`` divides by the pair count + 1 (public), ``exact`` by the count.
     """
 
-    label_grid: str = "resized_cam"
-    crop_box: str = "tokens"
-    counts: str = "exact"
+    label_grid: str = choice("resized_cam", ("resized_cam", "vote"))
+    crop_box: str = choice("tokens", ("pixels", "tokens"))
+    counts: str = choice("exact", ("plus_one", "exact"))
 
 
 @dataclass
@@ -45,8 +47,8 @@ class LiGLossConfig(LossTerm):
     """LiG (eq. 4): ``tags`` are the ``rectified`` or ``raw`` patch tags; ``classes`` (the set P_s)
     are the classes among the ``tags`` or the batch's image ``labels``."""
 
-    tags: str = "rectified"
-    classes: str = "tags"
+    tags: str = choice("rectified", ("rectified", "raw"))
+    classes: str = choice("tags", ("tags", "labels"))
 
 
 @dataclass
@@ -54,7 +56,7 @@ class LiLLossConfig(LossTerm):
     """LiL (eq. 8): ``formula`` ``paper`` (log-probability of the positives over the reservoir) or
     ``public`` (the public code's arithmetic, reproduced term for term)."""
 
-    formula: str = "paper"
+    formula: str = choice("paper", ("public", "paper"))
 
 
 @dataclass
@@ -62,7 +64,7 @@ class SegLossConfig(LossTerm):
     """Balanced seg CE: ``empty_kind`` ``halve`` (0.5 (bg + fg), a crop with one kind counts half, public)
     or ``drop`` (the mean of the kinds present)."""
 
-    empty_kind: str = "halve"
+    empty_kind: str = choice("halve", ("halve", "drop"))
 
 
 @dataclass
@@ -83,8 +85,8 @@ class RegLossConfig(LossTerm):
     sigma_xy: float = 100.0
     scale: float = 0.5
     window: int = 5
-    formula: str = "public"
-    kernel: str = "auto"
+    formula: str = choice("public", ("public", "window"))
+    kernel: str = choice("auto", ("auto", "blocked", "sdpa"))
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from seco.config.choices import choice, switch_choices
 from seco.config.losses import LossesConfig
 
 __all__ = [
@@ -62,7 +63,7 @@ class DataConfig:
     line and lists it in ``bad_samples.txt`` in the run folder.
     """
 
-    format: str = "synthetic"
+    format: str = choice("synthetic", ("synthetic", "voc", "coco", "folder"))
     root: str = ""
     train_split: str = "train"
     val_split: str = "val"
@@ -75,7 +76,7 @@ class DataConfig:
     scale_range: list[float] = field(default_factory=lambda: [0.5, 2.0])
     num_workers: int = 0
     cooccurrence: list[list[str]] = field(default_factory=list)
-    on_error: str = "raise"
+    on_error: str = choice("raise", ("raise", "skip"))
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
 
@@ -142,7 +143,7 @@ class CAMConfig:
     bkg_thr: float = 0.5
     scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.75, 1.5])
     flip: bool = True
-    flip_merge: str = "max"
+    flip_merge: str = choice("max", ("max", "sum"))
     relu_after_resize: bool = True
 
 
@@ -185,12 +186,12 @@ class DecompositionConfig:
     border_margin: int = 32
     phi: float = 0.2
     tag_switch_iter: int = 10000
-    centres: str = "content"
-    patch_tags: str = "paper"
-    global_tags: str = "paper"
-    global_views: str = "crop_and_rrc"
+    centres: str = choice("content", ("public", "content"))
+    patch_tags: str = choice("paper", ("public", "paper"))
+    global_tags: str = choice("paper", ("public", "paper"))
+    global_views: str = choice("crop_and_rrc", ("crop_and_rrc", "resized_copies"))
     q_flip: bool = True
-    k_view: str = "per_patch"
+    k_view: str = choice("per_patch", ("whole_crop", "per_patch"))
     class_tag_thr: float | None = None
 
 
@@ -206,8 +207,8 @@ class ReservoirConfig:
     """
 
     capacity: int = 4608
-    init: str = "empty"
-    push_tags: str = "rectified"
+    init: str = choice("empty", ("public", "empty"))
+    push_tags: str = choice("rectified", ("raw", "rectified"))
     fill_before_start: bool = True
 
 
@@ -238,10 +239,10 @@ class PrototypeConfig:
     momentum: float = 0.9
     start_iter: int = 600
     adaptive: bool = False
-    space: str = "projection"
-    update: str = "per_image"
+    space: str = choice("projection", ("backbone", "projection"))
+    update: str = choice("per_image", ("public", "per_image", "batch_mean"))
     before_lig: bool = True
-    source: str = "images"
+    source: str = choice("images", ("images", "patches"))
 
 
 @dataclass
@@ -257,11 +258,7 @@ class RectificationConfig:
 
     enabled: bool = True
     sigma: float = 0.5
-    rule: str = "paper"
-
-
-FIDELITIES = ("public", "paper")
-"""The presets of ``method.fidelity`` (``seco/configs/fidelity/<name>.yaml``)."""
+    rule: str = choice("paper", ("public", "paper"))
 
 
 @dataclass
@@ -273,7 +270,7 @@ class MethodConfig:
     still be set on its own after it.
     """
 
-    fidelity: str = "paper"
+    fidelity: str = choice("paper", ("public", "paper"))
     cam: CAMConfig = field(default_factory=CAMConfig)
     par: PARConfig = field(default_factory=PARConfig)
     decomposition: DecompositionConfig = field(default_factory=DecompositionConfig)
@@ -282,6 +279,10 @@ class MethodConfig:
     prototypes: PrototypeConfig = field(default_factory=PrototypeConfig)
     rectification: RectificationConfig = field(default_factory=RectificationConfig)
     losses: LossesConfig = field(default_factory=LossesConfig)
+
+
+FIDELITIES = switch_choices(MethodConfig)["fidelity"]
+"""The presets of ``method.fidelity`` (``seco/configs/fidelity/<name>.yaml``)."""
 
 
 # ---------------------------------------------------------------------------
@@ -309,7 +310,7 @@ class TrainConfig:
     (:mod:`seco.evaluation.eval_log`); 0 leaves it to the evaluation after training.
     """
 
-    supervision: str = "weak"
+    supervision: str = choice("weak", ("weak", "full"))
     iterations: int = 20000
     batch_size: int = 4
     lr: float = 6e-5
@@ -321,7 +322,7 @@ class TrainConfig:
     poly_power: float = 0.9
     poly_plus_one: bool = False
     decay_all: bool = True
-    compile: str = ""
+    compile: str = choice("", ("", "default", "reduce-overhead", "max-autotune"))
     amp: bool = False
     grad_clip: float = 0.0
     log_every: int = 20

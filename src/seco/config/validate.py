@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from omegaconf import OmegaConf
+from operator import attrgetter
 
+from seco.config.choices import switch_choices
 from seco.config.errors import ConfigError
 from seco.config.losses import LossesConfig
-from seco.config.schema import FIDELITIES, Config, DataConfig, EvalConfig, MethodConfig, ModelConfig, TrainConfig
+from seco.config.schema import Config, DataConfig, EvalConfig, MethodConfig, ModelConfig, TrainConfig
 
-__all__ = ["CHOICES", "validate"]
+__all__ = ["validate"]
 
 
 def _need(ok: bool, key: str, why: str) -> None:
@@ -32,9 +33,6 @@ def _fraction(key: str, value: float, upper_open: bool = False) -> None:
 
 
 def _validate_data(data: DataConfig) -> None:
-    _need(data.format in {"synthetic", "voc", "coco", "folder"}, "data.format",
-          f"{data.format!r} is not one of synthetic, voc, coco, folder")
-    _need(data.on_error in {"raise", "skip"}, "data.on_error", f"{data.on_error!r} is not one of raise, skip")
     for key in ("train_split", "val_split"):
         _need(bool(getattr(data, key).strip()), f"data.{key}", "must not be empty")
     _positive({"data.crop_size": data.crop_size})
@@ -165,51 +163,23 @@ def _validate_eval(ev: EvalConfig) -> None:
 def validate(cfg: Config) -> None:
     """Check every value that can be known to be impossible before a run starts.
 
-    Types are checked by the schema already; this checks ranges (positive
-    sizes, fractions in [0, 1]), orders (``low_thr <= high_thr``) and relations
+    Types are checked by the schema already; this checks that every switch
+    holds one of the values its field declares, ranges (positive sizes,
+    fractions in [0, 1]), orders (``low_thr <= high_thr``) and relations
     between sections (a reservoir that holds whole steps of keys, patches that
     fit in the crop). The error names the key and says what is wrong.
     """
     _need(bool(cfg.out_dir.strip()), "out_dir", "must name the run folder")
+    _check_choices(cfg)
     _validate_data(cfg.data)
     _validate_model(cfg.model)
     _validate_train(cfg.train)  # before the method: the reservoir check divides by train.batch_size
     _validate_method(cfg.method, cfg.data, cfg.train.batch_size, cfg.train.supervision == "full")
-    _check_choices(cfg)
     _validate_eval(cfg.eval)
 
 
-CHOICES: dict[str, tuple[str, ...]] = {
-    "method.fidelity": FIDELITIES,
-    "method.cam.flip_merge": ("max", "sum"),
-    "method.decomposition.centres": ("public", "content"),
-    "method.decomposition.patch_tags": ("public", "paper"),
-    "method.decomposition.global_tags": ("public", "paper"),
-    "method.decomposition.global_views": ("crop_and_rrc", "resized_copies"),
-    "method.decomposition.k_view": ("whole_crop", "per_patch"),
-    "method.reservoir.init": ("public", "empty"),
-    "method.reservoir.push_tags": ("raw", "rectified"),
-    "method.prototypes.space": ("backbone", "projection"),
-    "method.prototypes.update": ("public", "per_image", "batch_mean"),
-    "method.prototypes.source": ("images", "patches"),
-    "method.rectification.rule": ("public", "paper"),
-    "method.losses.ptc.label_grid": ("resized_cam", "vote"),
-    "method.losses.ptc.crop_box": ("pixels", "tokens"),
-    "method.losses.ptc.counts": ("plus_one", "exact"),
-    "method.losses.lig.tags": ("rectified", "raw"),
-    "method.losses.lig.classes": ("tags", "labels"),
-    "method.losses.lil.formula": ("public", "paper"),
-    "method.losses.seg.empty_kind": ("halve", "drop"),
-    "method.losses.reg.formula": ("public", "window"),
-    "method.losses.reg.kernel": ("auto", "blocked", "sdpa"),
-    "train.compile": ("", "default", "reduce-overhead", "max-autotune"),
-    "train.supervision": ("weak", "full"),
-}
-
-
 def _check_choices(cfg: Config) -> None:
-    """Every switch of :data:`CHOICES` holds one of its values."""
-    tree = OmegaConf.structured(cfg)
-    for key, allowed in CHOICES.items():
-        value = OmegaConf.select(tree, key)
+    """Every switch holds one of the values its field declares (:func:`seco.config.choices.choice`)."""
+    for key, allowed in switch_choices(Config).items():
+        value = attrgetter(key)(cfg)
         _need(value in allowed, key, f"{value!r} is not one of {', '.join(allowed)}")

@@ -31,13 +31,13 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from seco.config import CHOICES
+from seco.config import RegLossConfig, switch_choices
 from seco.labels import IGNORE_INDEX
 
 __all__ = ["KERNELS", "PUBLIC_REG_SCALE", "dense_bilateral_filter", "dense_energy_loss"]
 
 PUBLIC_REG_SCALE = 1e-7
-KERNELS = CHOICES["method.losses.reg.kernel"]
+KERNELS = switch_choices(RegLossConfig)["kernel"]
 AUTO_KERNEL = {"cpu": "blocked", "cuda": "blocked"}
 """``kernel='auto'`` per device type (others: ``blocked``). CPU: measured, ``sdpa`` 5-7x slower on the demo's
 maps. CUDA: ``sdpa``, which never writes the pair matrix, is the candidate, not yet measured on a GPU."""
