@@ -46,7 +46,7 @@ from torch.autograd import DeviceType
 from seco.config import Config, apply_overrides, load_config
 from seco.data import default_class_names
 from seco.engine.train import Training, build_training
-from seco.method.step import wants_global_view
+from seco.method.seco import wants_global_view
 from seco.profiling import PHASES, SyncCounter
 
 BASELINE = [f"method.losses.{n}.enabled=false" for n in ("ptc", "lig", "lil", "seg", "reg")]

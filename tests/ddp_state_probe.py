@@ -16,7 +16,7 @@ from seco.data import build_dataset
 from seco.engine import dist
 from seco.engine.loader import TrainStream, to_device
 from seco.engine.train import build_training
-from seco.method.step import wants_global_view
+from seco.method.seco import wants_global_view
 
 
 def main() -> None:

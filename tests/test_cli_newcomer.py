@@ -15,7 +15,7 @@ from PIL import Image
 from seco.cli import _build_parser, main
 from seco.config import config_diff, load_config, to_dict
 from seco.data import VOC_CLASSES
-from seco.method.step import SeCoState
+from seco.method.seco import SeCoState
 from seco.model import build_model
 from support import TINY_MODEL, assert_clean_error, run_seco, tiny_overrides
 

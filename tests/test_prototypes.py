@@ -140,7 +140,7 @@ def test_prototypes_from_patches_follow_the_class_tagged_keys_only():
     from types import SimpleNamespace
 
     from seco.config import MethodConfig
-    from seco.method.step import _update_prototypes
+    from seco.method.seco import _update_prototypes
 
     cfg = MethodConfig()
     cfg.prototypes.source, cfg.prototypes.start_iter, cfg.prototypes.momentum = "patches", 0, 0.5

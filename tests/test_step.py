@@ -9,7 +9,7 @@ from seco.config import Config, apply_overrides
 from seco.data import build_dataset
 from seco.engine.loader import TrainStream
 from seco.engine.train import build_training
-from seco.method.step import seco_step, wants_global_view
+from seco.method.seco import seco_step, wants_global_view
 
 
 def _run(cfg: Config, iteration: int = 5):

@@ -79,12 +79,12 @@ def test_non_finite_loss_names_the_images_and_keeps_the_checkpoint(
     last = Path(tiny_cfg.out_dir) / "last.pt"
     before = last.read_bytes()
     import seco.method.losses.cls as cls_module
-    import seco.method.step as step_module
+    import seco.method.seco as seco_module
 
     def broken(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return cls_module.classification_loss(logits, labels) * float("nan")
 
-    monkeypatch.setattr(step_module, "classification_loss", broken)
+    monkeypatch.setattr(seco_module, "classification_loss", broken)
     longer = apply_overrides(tiny_cfg, ["train.iterations=6"])
     with pytest.raises(NonFiniteLossError, match=r"iteration 3 .*cls=nan.* on images "):
         train(longer, progress=False, allow_config_change=True)

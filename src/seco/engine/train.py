@@ -47,7 +47,7 @@ from seco.engine.run_lock import run_folder_lock
 from seco.engine.stop import StopSignals, TrainingInterrupted
 from seco.evaluation.eval_log import evaluate_during_training, summary_line
 from seco.method.schedule import LOSS_NAMES, active_weights
-from seco.method.step import SeCoState, StepOutput, seco_step, wants_global_view
+from seco.method.seco import SeCoState, StepOutput, seco_step, wants_global_view
 from seco.method.supervised import require_masks, supervised_step
 from seco.model import SeCoNet, build_model
 from seco.model.weights import LoadedWeights

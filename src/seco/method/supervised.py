@@ -20,7 +20,7 @@ from seco.data import SegDataset
 from seco.data.errors import DataError
 from seco.labels import IGNORE_INDEX
 from seco.method.losses.masked import masked_mean
-from seco.method.step import StepOutput
+from seco.method.seco import StepOutput
 
 __all__ = ["require_masks", "supervised_step"]
 
