@@ -34,7 +34,7 @@ from PIL import Image
 
 from seco.config import load_config, to_dict
 from seco.data import voc_palette
-from seco.engine.checkpoint import save_checkpoint
+from seco.engine.checkpoint import Checkpoint
 from seco.evaluation.crf import crf_available
 from seco.model import build_model
 
@@ -100,8 +100,7 @@ def make_checkpoint(path: Path, root: Path, size: int) -> Path:
         "train.device=cpu",
     ])
     net = build_model(cfg.model, NUM_CLASSES)
-    return save_checkpoint({"model": net.state_dict(), "config": to_dict(cfg), "class_names": names,
-                            "iteration": 0}, path)
+    return Checkpoint(kind="train", model=net.state_dict(), config=to_dict(cfg), class_names=names).save(path)
 
 
 def _tree(pid: int) -> list[int]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from seco.bench.summary import context_classes, context_ratio
 from seco.config import load_config
 from seco.data import default_class_names
-from seco.engine.checkpoint import LAST, load_checkpoint
+from seco.engine.checkpoint import LAST, Checkpoint
 from seco.evaluation.evaluate import evaluate
 from seco.model import SeCoNet, build_model
 from seco.model.token_embed import token_embed_key
@@ -39,7 +39,7 @@ def start_network(run_dir: Path, config: str) -> SeCoNet:
     if missing:
         raise SystemExit(f"config {config!r} has classes the pretraining set lacks: {', '.join(missing)}")
     rows = [PRETRAIN_CLASSES.index(name) - 1 for name in names[1:]]  # heads have no background row
-    stored = load_checkpoint(run_dir / LAST)["model"]
+    stored = Checkpoint.load(run_dir / LAST).model
     net = build_model(cfg.model, len(names))
     own = net.state_dict()
     for key, tensor in stored.items():

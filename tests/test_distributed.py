@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from seco.engine.checkpoint import load_checkpoint
+from seco.engine.checkpoint import Checkpoint
 from support import tiny_overrides
 
 
@@ -22,9 +22,9 @@ def test_torchrun_two_processes_train_and_evaluate(synthetic_root: Path, tmp_pat
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
-    state = load_checkpoint(out / "last.pt")
-    assert state["iteration"] == 2
-    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+    state = Checkpoint.load(out / "last.pt")
+    assert state.iteration == 2
+    assert all(torch.isfinite(v).all() for v in state.model.values() if v.is_floating_point())
     doc = json.loads((out / "metrics.json").read_text())
     assert doc["meta"]["images"] == 8  # both shards of the val split are counted once
     total = sum(sum(row) for row in doc["results"]["seg"]["confusion_matrix"])

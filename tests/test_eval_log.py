@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from seco.config import Config, apply_overrides
-from seco.engine.checkpoint import load_checkpoint
+from seco.engine.checkpoint import Checkpoint
 from seco.engine.train import train
 from seco.evaluation.eval_log import untouched_training
 from support import tensorboard_events
@@ -22,7 +22,7 @@ def test_the_same_seed_gives_the_same_weights_with_and_without_evaluations(tiny_
     watched = dataclasses.replace(apply_overrides(cfg, ["train.eval_every=1"]), out_dir=str(tmp_path / "watched"))
     train(plain, progress=False)
     train(watched, progress=False)
-    a, b = (load_checkpoint(Path(c.out_dir) / "last.pt") for c in (plain, watched))
+    a, b = (Checkpoint.load(Path(c.out_dir) / "last.pt").to_dict() for c in (plain, watched))
     for part in ("model", "state"):
         for key in a[part]:
             assert torch.equal(a[part][key], b[part][key]), f"{part}.{key}"

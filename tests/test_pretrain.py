@@ -11,7 +11,7 @@ import torch
 
 from seco.cli import main
 from seco.config import load_config
-from seco.engine.checkpoint import CheckpointError
+from seco.engine.checkpoint import Checkpoint, CheckpointError
 from seco.model.backbone import build_encoder
 from seco.model.token_embed import timm_state_dict, token_embed_key
 from seco.pretrain import train as pretrain_module
@@ -83,16 +83,16 @@ def test_half_weights_load_back_exactly_as_stored(tmp_path: Path) -> None:
 
 def test_an_interrupted_run_resumes_to_the_same_weights(tiny_run: Path, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    save = pretrain_module.save_checkpoint
+    save = Checkpoint.save
 
-    def save_then_stop(state: dict, path: Path) -> Path:
-        save(state, path)
+    def save_then_stop(checkpoint: Checkpoint, path: Path) -> Path:
+        save(checkpoint, path)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pretrain_module, "save_checkpoint", save_then_stop)
+    monkeypatch.setattr(Checkpoint, "save", save_then_stop)
     assert _run(tmp_path, "resumed", "--fresh")[0] == 130
     assert torch.load(tmp_path / "resumed" / "last.pt", weights_only=True)["iteration"] == 2
-    monkeypatch.setattr(pretrain_module, "save_checkpoint", save)
+    monkeypatch.setattr(Checkpoint, "save", save)
     assert _run(tmp_path, "resumed")[0] == 0
     resumed = torch.load(tmp_path / "resumed" / "encoder.pth", weights_only=True)
     for key, tensor in torch.load(tiny_run / "encoder.pth", weights_only=True).items():
@@ -102,7 +102,9 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tiny_run: Path, tmp_path
 def test_resume_refuses_another_schedule(tiny_run: Path, tmp_path: Path) -> None:
     cfg = load_config("synthetic", TINY_MODEL)
     settings = PretrainSettings(iterations=8, batch_size=4, image_size=32, n_val=2)
-    with pytest.raises(CheckpointError, match="--iterations 4, not 8"):
+    refusal = (r"last\.pt was trained with another config: --iterations \(4 -> 8\), --warmup-iters \(1 -> 100\); "
+               r"pass --fresh to start over, or use another --run-dir$")  # every changed key, none that may change
+    with pytest.raises(CheckpointError, match=refusal):
         pretrain_module.pretrain(cfg, settings, tmp_path / "w.pth", tiny_run, progress=False)
 
 
@@ -150,15 +152,15 @@ def test_cls_weight_trains_the_class_token_and_resumes_exactly(tiny_run: Path, t
     head = torch.load(whole / "last.pt", weights_only=True)["cls_head"]
     assert head["weight"].shape[1] == plain["cls_token"].shape[-1]
 
-    save = pretrain_module.save_checkpoint
+    save = Checkpoint.save
 
-    def save_then_stop(state: dict, path: Path) -> Path:
-        save(state, path)
+    def save_then_stop(checkpoint: Checkpoint, path: Path) -> Path:
+        save(checkpoint, path)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pretrain_module, "save_checkpoint", save_then_stop)
+    monkeypatch.setattr(Checkpoint, "save", save_then_stop)
     assert _run(tmp_path, "resumed", "--fresh", "--cls-weight", "1.0")[0] == 130
-    monkeypatch.setattr(pretrain_module, "save_checkpoint", save)
+    monkeypatch.setattr(Checkpoint, "save", save)
     assert _run(tmp_path, "resumed", "--cls-weight", "0.5")[0] == 1  # another schedule: refused
     assert _run(tmp_path, "resumed", "--cls-weight", "1.0")[0] == 0
     resumed = torch.load(tmp_path / "resumed" / "encoder.pth", weights_only=True)
@@ -174,6 +176,6 @@ def test_a_checkpoint_from_before_cls_weight_resumes_as_cls_weight_0(tiny_run: P
     torch.save(ckpt, run / "last.pt")
     assert _run(tmp_path, "old", "--overwrite")[0] == 0
     settings = PretrainSettings(iterations=4, batch_size=4, warmup_iters=1, image_size=32, n_val=6, cls_weight=1.0)
-    with pytest.raises(CheckpointError, match="written with --cls-weight 0.0, not 1.0"):
+    with pytest.raises(CheckpointError, match=r"--cls-weight \(0\.0 -> 1\.0\)"):
         pretrain_module.pretrain(load_config("synthetic", TINY_MODEL), settings, tmp_path / "w.pth", run,
                                  progress=False)

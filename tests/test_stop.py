@@ -6,7 +6,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from seco.engine.checkpoint import load_checkpoint
+from seco.engine.checkpoint import Checkpoint
 from support import SECO, seco_env, tiny_overrides
 
 
@@ -24,5 +24,5 @@ def test_sigterm_writes_the_current_iteration_and_exits_143(synthetic_root: Path
     assert "Traceback" not in stderr
     stopped = [line for line in stderr.splitlines() if "stopped by SIGTERM" in line]
     assert len(stopped) == 1 and str(out / "last.pt") in stopped[0], stderr[-3000:]
-    iteration = load_checkpoint(out / "last.pt")["iteration"]
+    iteration = Checkpoint.load(out / "last.pt").iteration
     assert 1 <= iteration < 500 and f"at iteration {iteration} of 500" in stopped[0]

@@ -14,13 +14,13 @@ import torch
 from seco.config import Config, ConfigError, apply_overrides
 from seco.data import DataError, build_dataset
 from seco.data.collate import train_collate
-from seco.engine.checkpoint import CheckpointError, load_checkpoint
+from seco.engine.checkpoint import Checkpoint, CheckpointError
 from seco.engine.loader import TrainStream
 from seco.engine.train import NonFiniteLossError, TrainingInterrupted, train
 
 
 def _weights(path: Path) -> dict[str, torch.Tensor]:
-    return load_checkpoint(path)["model"]
+    return Checkpoint.load(path).model
 
 
 def test_training_writes_a_checkpoint_that_loads_with_weights_only(tiny_cfg: Config) -> None:
@@ -29,15 +29,15 @@ def test_training_writes_a_checkpoint_that_loads_with_weights_only(tiny_cfg: Con
 
     initial = build_training(tiny_cfg, torch.device("cpu"), 10, ["bg"] * 10).net.state_dict()
     result = train(tiny_cfg, progress=False)
-    state = load_checkpoint(result.checkpoint)
-    assert state["iteration"] == tiny_cfg.train.iterations
+    state = Checkpoint.load(result.checkpoint)
+    assert state.kind == "train" and state.iteration == tiny_cfg.train.iterations
     assert (Path(tiny_cfg.out_dir) / "config.yaml").is_file()
     assert any((Path(tiny_cfg.out_dir) / "tb").iterdir())
-    moved = [k for k, v in state["model"].items() if v.is_floating_point() and not torch.equal(v, initial[k])]
+    moved = [k for k, v in state.model.items() if v.is_floating_point() and not torch.equal(v, initial[k])]
     assert len(moved) > 10
-    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
-    assert int(state["state"]["reservoir.filled"]) > 0
-    assert bool(state["state"]["prototypes.initialised"].any())
+    assert all(torch.isfinite(v).all() for v in state.model.values() if v.is_floating_point())
+    assert int(state.state["reservoir.filled"]) > 0
+    assert bool(state.state["prototypes.initialised"].any())
 
 
 def test_resume_continues_exactly_where_it_stopped(
@@ -61,11 +61,11 @@ def test_resume_continues_exactly_where_it_stopped(
     monkeypatch.setattr(train_module, "seco_step", crash_at_iteration_2)
     with pytest.raises(KeyboardInterrupt):
         train(resumed, progress=False)
-    assert load_checkpoint(Path(resumed.out_dir) / "last.pt")["iteration"] == 2
+    assert Checkpoint.load(Path(resumed.out_dir) / "last.pt").iteration == 2
     monkeypatch.setattr(train_module, "seco_step", real_step)
     train(resumed, progress=False)
 
-    a, b = (load_checkpoint(Path(c.out_dir) / "last.pt") for c in (straight, resumed))
+    a, b = (Checkpoint.load(Path(c.out_dir) / "last.pt").to_dict() for c in (straight, resumed))
     for part in ("model", "state"):
         assert a[part].keys() == b[part].keys()
         for key in a[part]:
@@ -116,14 +116,14 @@ def test_sigint_checkpoints_the_iteration_reached_and_resume_is_exact(
             train(cfg, progress=False)
     assert (stopped.value.iteration, stopped.value.exit_code) == (1, 130)
     assert "SIGINT at iteration 1 of 2" in str(stopped.value)
-    assert load_checkpoint(Path(cfg.out_dir) / "last.pt")["iteration"] == 1
+    assert Checkpoint.load(Path(cfg.out_dir) / "last.pt").iteration == 1
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert capsys.readouterr().out == "iteration 0: aux, cls, LiG, LiL, PTC on\n"
 
     result = train(cfg, progress=False)
     assert capsys.readouterr().out == "resuming from iteration 1 of 2\niteration 1: reg, seg on\n"
     assert (result.first_iteration, result.iterations, result.total) == (1, 1, 2)
-    a, b = load_checkpoint(tiny_run / "last.pt"), load_checkpoint(Path(cfg.out_dir) / "last.pt")
+    a, b = (Checkpoint.load(path).to_dict() for path in (tiny_run / "last.pt", Path(cfg.out_dir) / "last.pt"))
     for part in ("model", "state"):
         for key in a[part]:
             assert torch.equal(a[part][key], b[part][key]), f"{part}.{key}"
@@ -161,7 +161,7 @@ def test_skip_leaves_a_corrupt_image_out_counts_and_lists_it(
     assert any("skipped=1" in line for line in capsys.readouterr().err.splitlines())  # on the bar
     listed = (Path(cfg.out_dir) / "bad_samples.txt").read_text().splitlines()
     assert len(listed) == 1 and listed[0].startswith(f"{first}\t") and f"{first}.jpg" in listed[0]
-    assert load_checkpoint(Path(cfg.out_dir) / "last.pt")["iteration"] == 2
+    assert Checkpoint.load(Path(cfg.out_dir) / "last.pt").iteration == 2
 
 
 @pytest.mark.slow
@@ -204,7 +204,7 @@ def test_the_run_records_the_backbone_file_its_sha256_and_tensor_count(
     saved = load_config(str(Path(cfg.out_dir) / "config.yaml"))
     assert (saved.model.weights, saved.model.weights_sha256) == (str(path), digest)
     assert saved.model.weights_tensors == len(vit.state_dict())
-    assert load_checkpoint(Path(cfg.out_dir) / "last.pt")["config"]["model"]["weights_sha256"] == digest
+    assert Checkpoint.load(Path(cfg.out_dir) / "last.pt").config["model"]["weights_sha256"] == digest
     path.write_bytes(path.read_bytes() + b"\0")  # the saved config re-runs only on the same file
     with pytest.raises(ValueError, match="model.weights_sha256: .* has sha256"):
         train(dataclasses.replace(saved, out_dir=str(tmp_path / "again")), progress=False)

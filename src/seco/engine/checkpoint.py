@@ -1,10 +1,16 @@
-"""Atomic checkpoints that load with ``weights_only=True``.
+"""The one checkpoint type of both training loops, written atomically and loaded with ``weights_only=True``.
 
-A checkpoint is a plain dict of tensors, numbers, strings and nested
-containers: model, local teacher, reservoir, prototypes, optimizer, the
-iteration, the RNG states and the resolved config. It is written to a
-temporary file in the same folder and moved into place with ``os.replace``, so
-an interrupted write never destroys the previous checkpoint.
+A :class:`Checkpoint` is what a run writes to ``RUN/last.pt``: the network,
+the optimizer, the iteration, the RNG states and the resolved config, plus
+what its loop alone has. ``kind`` names the loop: ``"train"``
+(:mod:`seco.engine.train`: the method's state (local teacher, reservoir,
+prototypes), the class names and the version) or ``"pretrain"``
+(:mod:`seco.pretrain.train`: its settings and the optional class-token head).
+On disk it is a plain dict of tensors, numbers, strings and nested containers
+with those names as keys and a ``"kind"`` entry; a file written before that
+entry existed is a pretraining one when it holds ``"settings"``. A file is
+written to a temporary file in the same folder and moved into place with
+``os.replace``, so an interrupted write never destroys the previous one.
 """
 
 from __future__ import annotations
@@ -13,28 +19,102 @@ import pickle
 import warnings
 import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
 from seco.atomic import atomic_write
 
-__all__ = ["CheckpointError", "latest_checkpoint", "load_checkpoint", "load_weights", "save_checkpoint",
-           "weight_mismatches"]
+__all__ = ["KINDS", "LAST", "Checkpoint", "CheckpointError", "Kind", "load_weights", "weight_mismatches"]
 
 LAST = "last.pt"
 ZIP_MAGIC = b"PK\x03\x04"
+
+Kind = Literal["train", "pretrain"]
+KINDS: dict[str, tuple[str, ...]] = {  # the entries each kind writes, besides "kind"
+    "train": ("model", "state", "optimizer", "iteration", "rng", "config", "class_names", "version"),
+    "pretrain": ("model", "cls_head", "optimizer", "iteration", "config", "settings", "rng"),
+}
+REQUIRED: dict[str, tuple[str, ...]] = {"train": ("model", "config", "class_names"), "pretrain": ("model", "config")}
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint file is missing, unreadable or of another kind."""
 
 
-def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
-    """Write ``state`` atomically to ``path`` and return the path."""
-    return atomic_write(path, lambda handle: torch.save(state, handle))
+@dataclass(eq=False)  # tensors have no single truth value to compare by
+class Checkpoint:
+    """One run's ``last.pt``: enough to resume it exactly, or to load its network for inference.
+
+    Every field but ``kind``, ``model`` and ``config`` has an empty default,
+    so a checkpoint for inference only (network, config, class names) is one
+    too. The fields a kind does not write stay at their defaults.
+    """
+
+    kind: Kind
+    model: dict[str, torch.Tensor]
+    config: dict[str, Any]
+    iteration: int = 0
+    optimizer: dict[str, Any] = field(default_factory=dict)
+    rng: Any = None
+    """train: ``{"torch", "generator"[, "cuda"]}`` states; pretrain: torch's state tensor."""
+    class_names: list[str] = field(default_factory=list)
+    state: dict[str, torch.Tensor] = field(default_factory=dict)
+    """train: the method's state dict (local teacher, reservoir, prototypes)."""
+    version: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """pretrain: the :class:`~seco.pretrain.settings.PretrainSettings` it ran with."""
+    cls_head: dict[str, torch.Tensor] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The dict written to disk: the entries of :data:`KINDS` for this kind and ``"kind"``."""
+        return {**{name: getattr(self, name) for name in KINDS[self.kind]}, "kind": self.kind}
+
+    @classmethod
+    def from_dict(cls, stored: Any, origin: str = "checkpoint") -> Checkpoint:
+        """Read a dict written by :meth:`to_dict` or by a version from before ``"kind"`` existed.
+
+        Raises:
+            CheckpointError: naming ``origin`` when ``stored`` is no seco checkpoint.
+        """
+        if not isinstance(stored, dict):
+            raise CheckpointError(f"{origin} is not a seco checkpoint (no model/config entries)")
+        kind = stored.get("kind", "pretrain" if isinstance(stored.get("settings"), dict) else "train")
+        if kind not in KINDS:
+            raise CheckpointError(f"{origin} is a checkpoint of kind {kind!r}, which seco does not know "
+                                  f"({' or '.join(KINDS)}); it was written by a newer version of seco")
+        missing = [name for name in REQUIRED[kind] if name not in stored]
+        if missing:
+            raise CheckpointError(f"{origin} is not a seco checkpoint (no {'/'.join(missing)} entries)")
+        values = {name: stored[name] for name in KINDS[kind] if name in stored}
+        return cls(kind=kind, **{**values, "iteration": int(values.get("iteration", 0))})
+
+    def save(self, path: str | Path) -> Path:
+        """Write :meth:`to_dict` atomically to ``path`` and return the path."""
+        state = self.to_dict()
+        return atomic_write(path, lambda handle: torch.save(state, handle))
+
+    @classmethod
+    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
+        """Load a checkpoint safely (``weights_only=True``).
+
+        Raises:
+            CheckpointError: naming the file when it is missing, empty, damaged,
+                not a PyTorch file, or not a seco checkpoint.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint {path} does not exist")
+        try:
+            with warnings.catch_warnings():  # torch warns about pickle protocols before failing on foreign files
+                warnings.simplefilter("ignore")
+                stored = torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as err:  # torch raises many types for a damaged file
+            raise _unreadable(path, err) from None
+        return cls.from_dict(stored, str(path))
 
 
 def _unreadable(path: Path, err: Exception) -> CheckpointError:
@@ -52,27 +132,6 @@ def _unreadable(path: Path, err: Exception) -> CheckpointError:
     else:
         why = f"is damaged ({size} bytes; its zip archive cannot be read, e.g. truncated by an interrupted copy)"
     return CheckpointError(f"checkpoint {path} {why}; use a last.pt written by seco train, or copy it again")
-
-
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint safely (``weights_only=True``).
-
-    Raises:
-        CheckpointError: naming the file when it is missing, empty, damaged,
-            not a PyTorch file, or not a seco checkpoint.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        with warnings.catch_warnings():  # torch warns about pickle protocols before failing on foreign files
-            warnings.simplefilter("ignore")
-            state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises many types for a damaged file
-        raise _unreadable(path, err) from None
-    if not isinstance(state, dict) or "model" not in state or "config" not in state:
-        raise CheckpointError(f"{path} is not a seco checkpoint (no model/config entries)")
-    return state
 
 
 def weight_mismatches(module: nn.Module, weights: Mapping[str, torch.Tensor]) -> list[str]:
@@ -93,9 +152,3 @@ def load_weights(module: nn.Module, weights: Mapping[str, torch.Tensor], origin:
         more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
         raise CheckpointError(f"{origin} does not fit the model: {'; '.join(problems[:3])}{more}. {advice}")
     module.load_state_dict(weights)
-
-
-def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The run's ``last.pt`` if it exists."""
-    path = Path(run_dir) / LAST
-    return path if path.is_file() else None

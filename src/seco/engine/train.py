@@ -30,19 +30,13 @@ from seco.data import SegDataset, build_dataset
 from seco.data.collate import train_collate
 from seco.engine import dist
 from seco.engine.bad_samples import BAD_SAMPLES, BadSampleLog
-from seco.engine.checkpoint import (
-    LAST,
-    CheckpointError,
-    latest_checkpoint,
-    load_checkpoint,
-    load_weights,
-    save_checkpoint,
-)
+from seco.engine.checkpoint import LAST, Checkpoint, CheckpointError, load_weights
 from seco.engine.finite import FiniteGuard, NonFiniteLossError
 from seco.engine.loader import SetSmallerThanBatch, TrainStream, derive_seed, to_device
 from seco.engine.logger import ScalarLogger
 from seco.engine.optim import WarmupPoly, build_optimizer
 from seco.engine.progress import progress_bar
+from seco.engine.resume import ResumeRule
 from seco.engine.run_lock import run_folder_lock
 from seco.engine.stop import StopSignals, TrainingInterrupted
 from seco.evaluation.eval_log import evaluate_during_training, summary_line
@@ -55,9 +49,10 @@ from seco.profiling import phase
 
 __all__ = ["NonFiniteLossError", "TrainResult", "TrainingInterrupted", "build_training", "loss_starts", "train"]
 
-# Keys that say where or how fast a run goes, not what it learns: they may change between two parts of a run.
-RESUME_NEUTRAL = ("out_dir", "data.root", "data.num_workers", "data.on_error", "model.pretrained", "model.weights",
-                  "train.device", "train.threads", "train.log_every", "train.ckpt_every", "train.eval_every", "eval.")
+RESUME = ResumeRule("train", "set out_dir to a new folder", flag="--allow-config-change", may_change=(
+    "out_dir", "data.root", "data.num_workers", "data.on_error", "model.pretrained", "model.weights", "train.device",
+    "train.threads", "train.log_every", "train.ckpt_every", "train.eval_every", "eval."))
+"""Every config key must match to resume but those that say where or how fast a run goes, not what it learns."""
 LOSS_TITLES = {"cls": "cls", "aux": "aux", "ptc": "PTC", "lig": "LiG", "lil": "LiL", "seg": "seg", "reg": "reg"}
 
 
@@ -118,23 +113,16 @@ class Training:
             self.state.after_step(self.net)
         return out
 
-    def checkpoint(self, iteration: int) -> dict[str, Any]:
+    def checkpoint(self, iteration: int) -> Checkpoint:
         """Everything needed to resume at ``iteration`` exactly (weights_only-safe)."""
         rng = {"torch": torch.get_rng_state(), "generator": self.generator.get_state()}
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
-        return {
-            "model": self.net.state_dict(),
-            "state": self.state.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "iteration": iteration,
-            "rng": rng,
-            "config": to_dict(self.cfg),
-            "class_names": list(self.class_names),
-            "version": __version__,
-        }
+        return Checkpoint(kind="train", model=self.net.state_dict(), config=to_dict(self.cfg), iteration=iteration,
+                          optimizer=self.optimizer.state_dict(), rng=rng, class_names=list(self.class_names),
+                          state=self.state.state_dict(), version=__version__)
 
-    def restore(self, ckpt: dict[str, Any], origin: str = "checkpoint") -> None:
+    def restore(self, ckpt: Checkpoint, origin: str = "checkpoint") -> None:
         """Load a checkpoint written by :meth:`checkpoint` (loaded on the CPU) into these objects.
 
         One process resumes bit-exactly. Under torchrun every rank takes rank
@@ -143,18 +131,18 @@ class Training:
         (other model or method sizes) is a :class:`CheckpointError` naming
         ``origin`` and the config keys that differ.
         """
-        changed = ", ".join(k for k in config_diff(ckpt["config"], self.cfg) if k.startswith(("model.", "method.")))
+        changed = ", ".join(k for k in config_diff(ckpt.config, self.cfg) if k.startswith(("model.", "method.")))
         advice = (f"It was written with other values of {changed}; resume with the checkpoint's values or start "
                   "over with --fresh." if changed else "Start over with --fresh.")
-        load_weights(self.net, ckpt["model"], origin, advice)
-        load_weights(self.state, ckpt["state"], origin, advice)
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.start_iteration = int(ckpt["iteration"])
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        if "cuda" in ckpt["rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+        load_weights(self.net, ckpt.model, origin, advice)
+        load_weights(self.state, ckpt.state, origin, advice)
+        self.optimizer.load_state_dict(ckpt.optimizer)
+        self.start_iteration = ckpt.iteration
+        torch.set_rng_state(ckpt.rng["torch"])
+        if "cuda" in ckpt.rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(ckpt.rng["cuda"])
         if dist.world_size() == 1:
-            self.generator.set_state(ckpt["rng"]["generator"])
+            self.generator.set_state(ckpt.rng["generator"])
         else:  # only rank 0 saves: give every rank its own stream again, derived from the iteration
             self.generator.manual_seed(derive_seed(self.cfg.seed, dist.rank(), 0x7A6, self.start_iteration))
 
@@ -206,19 +194,10 @@ def loss_starts(cfg: Config) -> dict[int, list[str]]:
     return events
 
 
-def _check_resume(ckpt: dict[str, Any], cfg: Config, path: Path, allow_config_change: bool) -> None:
-    """Refuse to resume ``path`` with a config that changes what the run learns, naming the keys."""
-    diff = {k: v for k, v in config_diff(ckpt["config"], cfg).items() if not k.startswith(RESUME_NEUTRAL)}
-    if diff and not allow_config_change:
-        changes = ", ".join(f"{k} ({old!r} -> {new!r})" for k, (old, new) in diff.items())
-        raise ConfigError(f"{path} was trained with another config: {changes}; pass --allow-config-change to resume "
-                          "with the new values, --fresh to start over, or set out_dir to a new folder")
-
-
-def _check_classes(ckpt: dict[str, Any], dataset: SegDataset, path: Path) -> None:
-    if list(ckpt["class_names"]) != list(dataset.class_names):
+def _check_classes(ckpt: Checkpoint, dataset: SegDataset, path: Path) -> None:
+    if list(ckpt.class_names) != list(dataset.class_names):
         raise CheckpointError(
-            f"{path} was trained on {len(ckpt['class_names'])} classes ({', '.join(ckpt['class_names'])}) but the "
+            f"{path} was trained on {len(ckpt.class_names)} classes ({', '.join(ckpt.class_names)}) but the "
             f"data has {dataset.num_classes} ({', '.join(dataset.class_names)}); start over with --fresh or set "
             "out_dir to a new folder"
         )
@@ -262,7 +241,7 @@ def train(cfg: Config, resume: bool = True, progress: bool = True, allow_config_
     """Train SeCo (or an ablation) as configured; resume from ``out_dir/last.pt`` if present.
 
     Resuming checks that the run folder's checkpoint was made with the same
-    config (up to :data:`RESUME_NEUTRAL` keys) unless ``allow_config_change``.
+    config (up to the keys :data:`RESUME` lets change) unless ``allow_config_change``.
     SIGTERM and SIGINT write a checkpoint of the iteration reached and raise
     :class:`TrainingInterrupted`. A second process training into the same
     ``out_dir`` stops with :class:`~seco.engine.run_lock.RunFolderBusy`.
@@ -276,13 +255,11 @@ def train(cfg: Config, resume: bool = True, progress: bool = True, allow_config_
 def _train(cfg: Config, device: torch.device, resume: bool, progress: bool, allow_config_change: bool) -> TrainResult:
     """:func:`train` once the run folder is this process's."""
     run_dir = Path(cfg.out_dir)
-    last = latest_checkpoint(run_dir) if resume else None
-    ckpt = load_checkpoint(last, map_location="cpu") if last is not None else None
-    if ckpt is not None and last is not None:
-        _check_resume(ckpt, cfg, last, allow_config_change)
+    last = run_dir / LAST
+    ckpt = RESUME.load(run_dir, cfg, allow_change=allow_config_change) if resume else None
     views = cfg.train.supervision == "weak" and wants_global_view(cfg.method)
     dataset = build_dataset(cfg.data, cfg.data.train_split, train=True, global_view=views)
-    if ckpt is not None and last is not None:
+    if ckpt is not None:
         _check_classes(ckpt, dataset, last)
     if cfg.train.supervision == "full":
         require_masks(dataset, cfg.data.train_split)
@@ -341,7 +318,7 @@ def _save(run: Training, iteration: int) -> Path:
     run.guard.check()
     path = Path(run.cfg.out_dir) / LAST
     if dist.is_main():
-        save_checkpoint(run.checkpoint(iteration), path)
+        run.checkpoint(iteration).save(path)
     return path
 
 

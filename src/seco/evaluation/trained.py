@@ -10,7 +10,7 @@ import torch
 
 from seco.config import Config, apply_overrides, config_diff, config_from_dict, load_config
 from seco.engine import dist
-from seco.engine.checkpoint import load_checkpoint, load_weights
+from seco.engine.checkpoint import Checkpoint, CheckpointError, load_weights
 from seco.model import SeCoNet, build_model
 
 __all__ = ["Trained", "changed_model_keys", "load_trained"]
@@ -48,22 +48,25 @@ def load_trained(checkpoint: str | Path, config: str | None = None, overrides: S
     apply on top (for example ``data.root=...`` when the data moved). The
     backbone is never fetched: the weights come from the checkpoint.
     """
-    state = load_checkpoint(checkpoint)
-    cfg = load_config(config, overrides) if config else apply_overrides(config_from_dict(state["config"]), overrides)
+    ckpt = Checkpoint.load(checkpoint)
+    if ckpt.kind != "train":
+        raise CheckpointError(f"{checkpoint} is a pretraining checkpoint, not a trained network; use a last.pt "
+                              "written by seco train (seco pretrain's encoder is the file it wrote at --out)")
+    cfg = load_config(config, overrides) if config else apply_overrides(config_from_dict(ckpt.config), overrides)
     model_cfg = dataclasses.replace(cfg.model, pretrained=False, weights="")
     torch_device = dist.resolve_device(device if device != "auto" else cfg.train.device)
     if torch_device.type == "cuda" and dist.world_size() > 1:
         torch_device = torch.device("cuda", torch.cuda.current_device())
-    net = build_model(model_cfg, len(state["class_names"]))
-    changed = changed_model_keys(state["config"], cfg)
+    net = build_model(model_cfg, len(ckpt.class_names))
+    changed = changed_model_keys(ckpt.config, cfg)
     advice = (f"The config differs from the checkpoint's in {changed}; drop --config and model.* overrides to "
               "use the checkpoint's own settings." if changed else "The checkpoint was written by another model.")
-    load_weights(net, state["model"], f"checkpoint {checkpoint}", advice)
+    load_weights(net, ckpt.model, f"checkpoint {checkpoint}", advice)
     net.to(torch_device).eval()
-    seco_state = state.get("state", {})
+    seco_state = ckpt.state
     ready = seco_state.get("prototypes.initialised", torch.zeros(0, dtype=torch.bool))
-    names = state["class_names"][1:]
+    names = ckpt.class_names[1:]
     prototypes = {names[i]: seco_state["prototypes.P"][i] for i in ready.nonzero().flatten().tolist()}
-    return Trained(net=net, cfg=cfg, class_names=list(state["class_names"]), iteration=int(state["iteration"]),
+    return Trained(net=net, cfg=cfg, class_names=list(ckpt.class_names), iteration=ckpt.iteration,
                    prototypes=prototypes)
 

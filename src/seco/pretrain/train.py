@@ -41,10 +41,11 @@ from torch.utils.data import DataLoader
 
 from seco.atomic import atomic_write
 from seco.config import Config, ConfigError, to_dict
-from seco.engine.checkpoint import LAST, CheckpointError, latest_checkpoint, load_checkpoint, save_checkpoint
+from seco.engine.checkpoint import LAST, Checkpoint
 from seco.engine.dist import resolve_device
 from seco.engine.optim import WarmupPoly, build_optimizer
 from seco.engine.progress import progress_bar
+from seco.engine.resume import ResumeRule, setting_flag
 from seco.model import SeCoNet, build_model
 from seco.model.heads import ClassifierHead
 from seco.model.token_embed import token_embed_key
@@ -57,6 +58,8 @@ __all__ = ["PretrainResult", "class_token_loss", "pretrain", "set_cross_entropy"
 
 LOG = "pretrain.jsonl"
 METRICS = "metrics.json"
+RESUME = ResumeRule("pretrain", "use another --run-dir", compared=("seed", "model.", *map(setting_flag, SCHEDULE)))
+"""A resumed run keeps the seed, the model and the schedule; the other settings change only logging and speed."""
 
 
 @dataclass
@@ -106,34 +109,21 @@ def class_token_loss(cls_head: nn.Linear, cls: torch.Tensor, tile_labels: torch.
 
 
 def _checkpoint(net: SeCoNet, cls_head: nn.Linear | None, optimizer: torch.optim.Optimizer, iteration: int,
-                cfg: Config, settings: PretrainSettings) -> dict[str, Any]:
-    return {"model": net.state_dict(), "cls_head": None if cls_head is None else cls_head.state_dict(),
-            "optimizer": optimizer.state_dict(), "iteration": iteration, "config": to_dict(cfg),
-            "settings": dataclasses.asdict(settings), "rng": torch.get_rng_state()}
+                cfg: Config, settings: PretrainSettings) -> Checkpoint:
+    return Checkpoint(kind="pretrain", model=net.state_dict(), config=to_dict(cfg), iteration=iteration,
+                      optimizer=optimizer.state_dict(), rng=torch.get_rng_state(),
+                      settings=dataclasses.asdict(settings),
+                      cls_head=None if cls_head is None else cls_head.state_dict())
 
 
-def _restore(ckpt: dict[str, Any], path: Path, net: SeCoNet, cls_head: nn.Linear | None,
-             optimizer: torch.optim.Optimizer, cfg: Config, settings: PretrainSettings) -> int:
-    """Load a pretraining checkpoint after checking it belongs to this run; returns its iteration."""
-    stored = ckpt.get("settings")
-    if not isinstance(stored, dict):
-        raise CheckpointError(f"{path} is a training checkpoint, not a pretraining one; use another --run-dir")
-    ours, defaults = dataclasses.asdict(settings), dataclasses.asdict(PretrainSettings())
-    for key in SCHEDULE:  # a key missing from an older checkpoint had its default then
-        theirs = stored.get(key, defaults[key])
-        if theirs != ours[key]:
-            raise CheckpointError(f"{path} was written with --{key.replace('_', '-')} {theirs}, "
-                                  f"not {ours[key]}; pass --fresh to start over or use another --run-dir")
-    for key in ("seed", "model"):
-        if ckpt["config"].get(key) != to_dict(cfg)[key]:
-            raise CheckpointError(f"{path} was written with another config key {key!r}; "
-                                  "pass --fresh to start over or use another --run-dir")
-    net.load_state_dict(ckpt["model"])
+def _restore(ckpt: Checkpoint, net: SeCoNet, cls_head: nn.Linear | None, optimizer: torch.optim.Optimizer) -> int:
+    """Load a pretraining checkpoint that :data:`RESUME` let this run resume; returns its iteration."""
+    net.load_state_dict(ckpt.model)
     if cls_head is not None:
-        cls_head.load_state_dict(ckpt["cls_head"])
-    optimizer.load_state_dict(ckpt["optimizer"])
-    torch.set_rng_state(ckpt["rng"])
-    return int(ckpt["iteration"])
+        cls_head.load_state_dict(ckpt.cls_head)
+    optimizer.load_state_dict(ckpt.optimizer)
+    torch.set_rng_state(ckpt.rng)
+    return ckpt.iteration
 
 
 def _log(run_dir: Path, record: dict[str, Any]) -> None:
@@ -190,9 +180,9 @@ def _pretrain(cfg: Config, settings: PretrainSettings, weights: Path, run_dir: P
                            cfg.train.poly_power)
     run_dir.mkdir(parents=True, exist_ok=True)
     start = 0
-    last = latest_checkpoint(run_dir) if resume else None
-    if last is not None:
-        start = _restore(load_checkpoint(last), last, net, cls_head, optimizer, cfg, settings)
+    ckpt = RESUME.load(run_dir, cfg, settings) if resume else None
+    if ckpt is not None:
+        start = _restore(ckpt, net, cls_head, optimizer)
     elif (run_dir / LOG).exists():
         (run_dir / LOG).unlink()
     loader = DataLoader(train_set, batch_size=settings.batch_size, num_workers=settings.workers,
@@ -229,7 +219,7 @@ def _pretrain(cfg: Config, settings: PretrainSettings, weights: Path, run_dir: P
         if done % 10 == 0 or "val" in record:
             _log(run_dir, record)
         if done % settings.ckpt_every == 0 or done == settings.iterations:
-            save_checkpoint(_checkpoint(net, cls_head, optimizer, done, cfg, settings), run_dir / LAST)
+            _checkpoint(net, cls_head, optimizer, done, cfg, settings).save(run_dir / LAST)
     bar.close()
     seconds = time.perf_counter() - began
     save_encoder_weights(net.encoder, weights, settings.half)
