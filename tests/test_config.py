@@ -302,6 +302,13 @@ def test_every_impossible_value_is_refused_up_front_naming_its_key(override: str
     assert f"'{named}'" in str(caught.value)
 
 
+def test_the_loss_names_come_from_the_schema() -> None:
+    from seco.config import LOSS_NAMES, LossesConfig, LossTerm
+
+    assert LOSS_NAMES == ("cls", "aux", "ptc", "lig", "lil", "seg", "reg")
+    assert all(isinstance(getattr(LossesConfig(), name), LossTerm) for name in LOSS_NAMES)
+
+
 def test_a_switch_declares_its_values_on_its_field_and_a_bad_one_is_named_with_them() -> None:
     from seco.config import Config, switch_choices
 

@@ -28,6 +28,7 @@ from seco.config.choices import choice, switch_choices
 from seco.config.errors import ConfigError
 from seco.config.load import apply_overrides, available_configs, load_config
 from seco.config.losses import (
+    LOSS_NAMES,
     LiGLossConfig,
     LiLLossConfig,
     LossesConfig,
@@ -57,6 +58,7 @@ from seco.config.serialise import config_diff, config_from_dict, config_yaml, sa
 from seco.config.validate import validate
 
 __all__ = [
+    "LOSS_NAMES",
     "FIDELITIES",
     "CAMConfig",
     "Config",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field
 
 from seco.config.choices import choice
 
 __all__ = [
+    "LOSS_NAMES",
     "LiGLossConfig",
     "LiLLossConfig",
     "LossTerm",
@@ -107,3 +109,8 @@ class LossesConfig:
     tau_g: float = 0.1
     tau_l: float = 0.08
     start_inclusive: bool = False
+
+
+LOSS_NAMES: tuple[str, ...] = tuple(name for name, kind in typing.get_type_hints(LossesConfig).items()
+                                    if issubclass(kind, LossTerm))
+"""The losses, in the schema's order: the sections of :class:`LossesConfig` that are a :class:`LossTerm`."""

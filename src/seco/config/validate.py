@@ -6,7 +6,7 @@ from operator import attrgetter
 
 from seco.config.choices import switch_choices
 from seco.config.errors import ConfigError
-from seco.config.losses import LossesConfig
+from seco.config.losses import LOSS_NAMES, LossesConfig
 from seco.config.schema import Config, DataConfig, EvalConfig, MethodConfig, ModelConfig, TrainConfig
 
 __all__ = ["validate"]
@@ -122,11 +122,10 @@ def _validate_method(method: MethodConfig, data: DataConfig, batch_size: int, su
 
 
 def _validate_losses(losses: LossesConfig, supervised: bool) -> None:
-    names = ("cls", "aux", "ptc", "lig", "lil", "seg", "reg")
-    for name in names:
+    for name in LOSS_NAMES:
         term, key = getattr(losses, name), f"method.losses.{name}"
         _non_negative({f"{key}.weight": term.weight, f"{key}.start_iter": term.start_iter})
-    terms = [getattr(losses, n) for n in names]
+    terms = [getattr(losses, n) for n in LOSS_NAMES]
     _need(supervised or any(t.enabled and t.weight > 0 and t.start_iter == 0 for t in terms), "method.losses",
           "no loss is active at iteration 0; enable one (usually cls) with start_iter 0")
     _positive({"method.losses.tau_g": losses.tau_g, "method.losses.tau_l": losses.tau_l,

@@ -10,11 +10,10 @@ from the first iteration either way.
 
 from __future__ import annotations
 
-from seco.config import LossesConfig, LossTerm
+from seco.config import LOSS_NAMES, LossesConfig, LossTerm
 
 __all__ = ["LOSS_NAMES", "active_weights", "enabled_weights", "first_iteration"]
 
-LOSS_NAMES = ("cls", "aux", "ptc", "lig", "lil", "seg", "reg")
 
 
 def enabled_weights(losses: LossesConfig) -> dict[str, float]:
