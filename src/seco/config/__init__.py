@@ -21,7 +21,9 @@ paper differ on it, give it its value in both fidelity presets,
 default is the paper's; ``tests/test_config.py`` checks both presets set the
 same keys). Then add its row to ``docs/method.md``: the fidelity table, or
 "Beyond both presets" for a switch neither has. A check that relates it to
-other keys goes in :mod:`seco.config.validate`.
+other keys goes in :mod:`seco.config.validate`. A new loss is a
+:class:`LossTerm` section of :class:`LossesConfig`; :data:`LOSS_NAMES`, which
+the schedule and the checks read, follows from it.
 """
 
 from seco.config.choices import choice, switch_choices
