@@ -46,7 +46,7 @@ from torch.autograd import DeviceType
 from seco.config import Config, apply_overrides, load_config
 from seco.data import default_class_names
 from seco.engine.train import Training, build_training
-from seco.method.seco import wants_global_view
+from seco.method.seco import SeCoMethod
 from seco.profiling import PHASES, SyncCounter
 
 BASELINE = [f"method.losses.{n}.enabled=false" for n in ("ptc", "lig", "lil", "seg", "reg")]
@@ -64,7 +64,7 @@ def _random_batch(cfg: Config, num_classes: int, device: torch.device, gen: torc
         "crop_box": torch.tensor([[0, size, 0, size]] * batch, device=device),
         "name": [f"random{i}" for i in range(batch)],
     }
-    if wants_global_view(cfg.method):
+    if SeCoMethod.wants_global_view(cfg.method):
         out["global_view"] = torch.rand(batch, 3, size, size, generator=gen).to(device)
     return out
 
@@ -73,7 +73,8 @@ def _real_batches(cfg: Config, device: torch.device):
     from seco.data import build_dataset
     from seco.engine.loader import TrainStream, to_device
 
-    data = build_dataset(cfg.data, cfg.data.train_split, train=True, global_view=wants_global_view(cfg.method))
+    views = SeCoMethod.wants_global_view(cfg.method)
+    data = build_dataset(cfg.data, cfg.data.train_split, train=True, global_view=views)
     for batch in TrainStream(data, cfg.train.batch_size, cfg.seed, cfg.data.num_workers).iterate(0):
         yield to_device(batch, device)
 

@@ -15,7 +15,7 @@ from PIL import Image
 from seco.cli import _build_parser, main
 from seco.config import config_diff, load_config, to_dict
 from seco.data import VOC_CLASSES
-from seco.method.seco import SeCoState
+from seco.method.seco import SeCoMethod
 from seco.model import build_model
 from support import TINY_MODEL, assert_clean_error, run_seco, tiny_overrides
 
@@ -118,10 +118,10 @@ def test_the_projection_follows_the_encoder_width(name: str, width: int) -> None
     assert cfg.model.proj_dim == 0 and cfg.method.prototypes.space == "backbone"
     torch.manual_seed(0)
     net = build_model(cfg.model, len(VOC_CLASSES))
-    state = SeCoState(net, cfg.method)
+    method = SeCoMethod(net, cfg.method, VOC_CLASSES)
     assert net.encoder.embed_dim == width
     assert net.embed(torch.rand(1, 3, 32, 32)).shape == (1, width)
-    assert state.prototypes.P.shape[-1] == width
+    assert method.prototypes.P.shape[-1] == width
 
 
 def _voc_tiny(root: Path, out: Path) -> list[str]:

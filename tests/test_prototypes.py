@@ -140,18 +140,18 @@ def test_prototypes_from_patches_follow_the_class_tagged_keys_only():
     from types import SimpleNamespace
 
     from seco.config import MethodConfig
-    from seco.method.seco import _update_prototypes
+    from seco.method.contrast import update_prototypes
 
     cfg = MethodConfig()
     cfg.prototypes.source, cfg.prototypes.start_iter, cfg.prototypes.momentum = "patches", 0, 0.5
-    state = SimpleNamespace(cfg=cfg, prototypes=Prototypes(3, 2, "per_image"))
+    prototypes = Prototypes(3, 2, "per_image")
     keys = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [0.0, -1.0]])
     tags = torch.tensor([2, 0, 2, -1])  # class 2 twice, then background and uncertain
     images = SimpleNamespace(embedding=torch.tensor([[0.0, 1.0]]), cls=None)
     labels = torch.tensor([[1.0, 0.0, 0.0]])  # the image says class 1: ignored under this source
-    _update_prototypes(state, images, labels, 0, (keys, tags))
-    assert state.prototypes.initialised.tolist() == [False, True, False]
+    update_prototypes(prototypes, cfg, images, labels, 0, (keys, tags))
+    assert prototypes.initialised.tolist() == [False, True, False]
     # first sight sets P_2 = (1, 0); then Norm(0.5 (1, 0) + 0.5 (0.6, 0.8)) = Norm(0.8, 0.4)
-    assert torch.allclose(state.prototypes.P[1], F.normalize(torch.tensor([0.8, 0.4]), dim=0))
-    _update_prototypes(state, images, labels, 0)  # a step without patches: nothing moves
-    assert torch.allclose(state.prototypes.P[1], F.normalize(torch.tensor([0.8, 0.4]), dim=0))
+    assert torch.allclose(prototypes.P[1], F.normalize(torch.tensor([0.8, 0.4]), dim=0))
+    update_prototypes(prototypes, cfg, images, labels, 0)  # a step without patches: nothing moves
+    assert torch.allclose(prototypes.P[1], F.normalize(torch.tensor([0.8, 0.4]), dim=0))

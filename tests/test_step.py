@@ -9,37 +9,37 @@ from seco.config import Config, apply_overrides
 from seco.data import build_dataset
 from seco.engine.loader import TrainStream
 from seco.engine.train import build_training
-from seco.method.seco import seco_step, wants_global_view
+from seco.method.seco import SeCoMethod
 
 
 def _run(cfg: Config, iteration: int = 5):
-    data = build_dataset(cfg.data, "train", train=True, global_view=wants_global_view(cfg.method))
+    data = build_dataset(cfg.data, "train", train=True, global_view=SeCoMethod.wants_global_view(cfg.method))
     run = build_training(cfg, torch.device("cpu"), data.num_classes, list(data.class_names))
     batch = next(TrainStream(data, cfg.train.batch_size, cfg.seed).iterate(0))
-    return run, batch, lambda: seco_step(run.net, run.state, batch, iteration, run.generator)
+    return run, batch, lambda: run.method.step(run.net, batch, iteration, run.generator)
 
 
 def test_full_step_gives_finite_losses_and_moves_reservoir_and_prototypes(tiny_cfg: Config) -> None:
     run, batch, step = _run(tiny_cfg)
-    assert int(run.state.reservoir.filled) == 0 and not run.state.prototypes.initialised.any()
+    assert int(run.method.reservoir.filled) == 0 and not run.method.prototypes.initialised.any()
     out = step()
     assert set(out.terms) == {"cls", "aux", "ptc", "lig", "lil", "seg", "reg"}
     assert all(torch.isfinite(v) for v in out.terms.values()) and torch.isfinite(out.loss)
     keys_per_step = tiny_cfg.train.batch_size * (tiny_cfg.method.decomposition.num_patches
                                                  + tiny_cfg.method.decomposition.num_global)
-    assert int(run.state.reservoir.filled) == keys_per_step
+    assert int(run.method.reservoir.filled) == keys_per_step
     single_label = batch["labels"].sum(1) == 1
     classes = batch["labels"][single_label].sum(0) > 0
-    assert torch.equal(run.state.prototypes.initialised, classes)
+    assert torch.equal(run.method.prototypes.initialised, classes)
     out.loss.backward()
     assert run.net.classifier.conv.weight.grad is not None
     assert run.net.projector.mlp[0].weight.grad.abs().sum() > 0
     for key in ("rectified", "tag_background", "tag_class", "tag_uncertain", "pseudo_ignore", "tag_agreement_gt"):
         assert 0.0 <= out.stats[key] <= 1.0
-    teacher_before = [p.clone() for p in run.state.teacher.parameters()]
+    teacher_before = [p.clone() for p in run.method.teacher.parameters()]
     run.optimizer.step()
-    run.state.after_step(run.net)
-    assert any(not torch.equal(a, b) for a, b in zip(teacher_before, run.state.teacher.parameters()))
+    run.method.after_optimizer_step(run.net)
+    assert any(not torch.equal(a, b) for a, b in zip(teacher_before, run.method.teacher.parameters()))
 
 
 def test_schedule_keeps_late_losses_off(tiny_cfg: Config) -> None:
@@ -54,8 +54,8 @@ def test_baseline_is_the_same_step_with_only_the_classification_losses(tiny_cfg:
     run, _, step = _run(cfg)
     out = step()
     assert set(out.terms) == {"cls", "aux"}
-    assert int(run.state.reservoir.filled) == 0
-    assert not run.state.prototypes.initialised.any()  # no contrast loss reads them: none kept (18 ms/step on CUDA)
+    assert int(run.method.reservoir.filled) == 0
+    assert not run.method.prototypes.initialised.any()  # no contrast loss reads them: none kept (18 ms/step on CUDA)
 
 
 def test_public_and_paper_fidelity_give_different_contrast_losses_on_the_same_batch(tiny_cfg: Config) -> None:
@@ -78,7 +78,7 @@ def test_the_reservoir_fills_before_the_contrast_losses_start_only_when_asked(ti
         run, _, step = _run(cfg, iteration=5)
         out = step()
         assert "lig" not in out.terms and "lil" not in out.terms
-        assert (int(run.state.reservoir.filled) > 0) == fill
+        assert (int(run.method.reservoir.filled) > 0) == fill
 
 
 def test_rectified_or_raw_tags_enter_the_reservoir(tiny_cfg: Config) -> None:
@@ -91,7 +91,7 @@ def test_rectified_or_raw_tags_enter_the_reservoir(tiny_cfg: Config) -> None:
         run, _, step = _run(cfg)
         step()
         step()  # the second step has reservoir keys to compare with
-        pushed[push] = (run.state.reservoir.snapshot()[1] == -1).sum()
+        pushed[push] = (run.method.reservoir.snapshot()[1] == -1).sum()
     assert pushed["rectified"] > pushed["raw"]
 
 

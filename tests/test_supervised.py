@@ -37,8 +37,7 @@ def test_the_switch_changes_which_losses_run(tiny_cfg: Config) -> None:
     full = full_run.step(full_run.net, batch, iteration=5)
     assert set(full.terms) == {"seg"}
     assert full_run.guard.check() == pytest.approx(float(full.terms["seg"].detach()))
-    assert int(full_run.state.reservoir.filled) == 0  # no decomposition, no contrast
-    assert not full_run.state.prototypes.initialised.any()
+    assert full_run.method.state_dict() == {}  # no local teacher, reservoir or prototypes
 
 
 def test_full_supervision_learns_the_ground_truth_mask_only(tiny_cfg: Config) -> None:

@@ -17,6 +17,7 @@ from seco.data.collate import train_collate
 from seco.engine.checkpoint import Checkpoint, CheckpointError
 from seco.engine.loader import TrainStream
 from seco.engine.train import NonFiniteLossError, TrainingInterrupted, train
+from seco.method.seco import SeCoMethod
 
 
 def _weights(path: Path) -> dict[str, torch.Tensor]:
@@ -48,9 +49,7 @@ def test_resume_continues_exactly_where_it_stopped(
     resumed = dataclasses.replace(cfg, out_dir=str(tmp_path / "resumed"))
     train(straight, progress=False)
 
-    import seco.engine.train as train_module
-
-    real_step, calls = train_module.seco_step, []
+    real_step, calls = SeCoMethod.step, []
 
     def crash_at_iteration_2(*args: object, **kwargs: object) -> object:
         calls.append(1)
@@ -58,11 +57,11 @@ def test_resume_continues_exactly_where_it_stopped(
             raise KeyboardInterrupt("simulated crash")
         return real_step(*args, **kwargs)
 
-    monkeypatch.setattr(train_module, "seco_step", crash_at_iteration_2)
+    monkeypatch.setattr(SeCoMethod, "step", crash_at_iteration_2)
     with pytest.raises(KeyboardInterrupt):
         train(resumed, progress=False)
     assert Checkpoint.load(Path(resumed.out_dir) / "last.pt").iteration == 2
-    monkeypatch.setattr(train_module, "seco_step", real_step)
+    monkeypatch.setattr(SeCoMethod, "step", real_step)
     train(resumed, progress=False)
 
     a, b = (Checkpoint.load(Path(c.out_dir) / "last.pt").to_dict() for c in (straight, resumed))
@@ -93,9 +92,7 @@ def test_non_finite_loss_names_the_images_and_keeps_the_checkpoint(
 
 def _stop_with(monkeypatch: pytest.MonkeyPatch, signum: int, at_call: int) -> None:
     """Make the process receive ``signum`` during step number ``at_call`` (1-based) of the next run."""
-    import seco.engine.train as train_module
-
-    real_step, calls = train_module.seco_step, []
+    real_step, calls = SeCoMethod.step, []
 
     def signalled(*args: object, **kwargs: object) -> object:
         calls.append(1)
@@ -103,7 +100,7 @@ def _stop_with(monkeypatch: pytest.MonkeyPatch, signum: int, at_call: int) -> No
             os.kill(os.getpid(), signum)
         return real_step(*args, **kwargs)
 
-    monkeypatch.setattr(train_module, "seco_step", signalled)
+    monkeypatch.setattr(SeCoMethod, "step", signalled)
 
 
 def test_sigint_checkpoints_the_iteration_reached_and_resume_is_exact(

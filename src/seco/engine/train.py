@@ -40,20 +40,17 @@ from seco.engine.resume import ResumeRule
 from seco.engine.run_lock import run_folder_lock
 from seco.engine.stop import StopSignals, TrainingInterrupted
 from seco.evaluation.eval_log import evaluate_during_training, summary_line
-from seco.method.schedule import LOSS_NAMES, active_weights
-from seco.method.seco import SeCoState, StepOutput, seco_step, wants_global_view
-from seco.method.supervised import require_masks, supervised_step
+from seco.method.build import StepOutput, TrainingMethod, build_method, method_class
 from seco.model import SeCoNet, build_model
 from seco.model.weights import LoadedWeights
 from seco.profiling import phase
 
-__all__ = ["NonFiniteLossError", "TrainResult", "TrainingInterrupted", "build_training", "loss_starts", "train"]
+__all__ = ["NonFiniteLossError", "TrainResult", "TrainingInterrupted", "build_training", "train"]
 
 RESUME = ResumeRule("train", "set out_dir to a new folder", flag="--allow-config-change", may_change=(
     "out_dir", "data.root", "data.num_workers", "data.on_error", "model.pretrained", "model.weights", "train.device",
     "train.threads", "train.log_every", "train.ckpt_every", "train.eval_every", "eval."))
 """Every config key must match to resume but those that say where or how fast a run goes, not what it learns."""
-LOSS_TITLES = {"cls": "cls", "aux": "aux", "ptc": "PTC", "lig": "LiG", "lil": "LiL", "seg": "seg", "reg": "reg"}
 
 
 @dataclass
@@ -81,7 +78,7 @@ class Training:
     cfg: Config
     device: torch.device
     net: SeCoNet
-    state: SeCoState
+    method: TrainingMethod
     optimizer: torch.optim.Optimizer
     scheduler: WarmupPoly
     generator: torch.Generator
@@ -90,17 +87,14 @@ class Training:
     guard: FiniteGuard = field(default_factory=FiniteGuard)
 
     def step(self, net: torch.nn.Module, batch: dict[str, Any], iteration: int) -> StepOutput:
-        """One optimisation step: SeCo loss, or the ground-truth segmentation loss under
-        ``train.supervision=full`` (bf16 autocast on GPU when ``train.amp``), backward, AdamW, EMA of
-        the local teacher. ``net`` is the model or its DDP wrapper. Nothing waits for the device: the
-        loss goes to :attr:`guard`, which the loop checks when it logs or saves.
+        """One optimisation step: the method's losses (bf16 autocast on GPU when ``train.amp``), backward,
+        AdamW, then what the method runs after the optimizer (SeCo: the EMA of the local teacher). ``net``
+        is the model or its DDP wrapper. Nothing waits for the device: the loss goes to :attr:`guard`,
+        which the loop checks when it logs or saves.
         """
         cfg, device = self.cfg, self.device
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.train.amp and device.type == "cuda"):
-            if cfg.train.supervision == "full":
-                out = supervised_step(net, batch)
-            else:
-                out = seco_step(net, self.state, batch, iteration, self.generator)
+            out = self.method.step(net, batch, iteration, self.generator)
         self.guard.observe(out.loss, out.terms, iteration, batch["name"])
         self.optimizer.zero_grad(set_to_none=True)
         with phase("backward"):
@@ -110,7 +104,7 @@ class Training:
                 torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.train.grad_clip)
             self.optimizer.step()
         with phase("ema"):
-            self.state.after_step(self.net)
+            self.method.after_optimizer_step(self.net)
         return out
 
     def checkpoint(self, iteration: int) -> Checkpoint:
@@ -120,7 +114,7 @@ class Training:
             rng["cuda"] = torch.cuda.get_rng_state_all()
         return Checkpoint(kind="train", model=self.net.state_dict(), config=to_dict(self.cfg), iteration=iteration,
                           optimizer=self.optimizer.state_dict(), rng=rng, class_names=list(self.class_names),
-                          state=self.state.state_dict(), version=__version__)
+                          state=self.method.state_dict(), version=__version__)
 
     def restore(self, ckpt: Checkpoint, origin: str = "checkpoint") -> None:
         """Load a checkpoint written by :meth:`checkpoint` (loaded on the CPU) into these objects.
@@ -135,7 +129,7 @@ class Training:
         advice = (f"It was written with other values of {changed}; resume with the checkpoint's values or start "
                   "over with --fresh." if changed else "Start over with --fresh.")
         load_weights(self.net, ckpt.model, origin, advice)
-        load_weights(self.state, ckpt.state, origin, advice)
+        load_weights(self.method, self.method.stored_state(ckpt.state), origin, advice)
         self.optimizer.load_state_dict(ckpt.optimizer)
         self.start_iteration = ckpt.iteration
         torch.set_rng_state(ckpt.rng["torch"])
@@ -153,7 +147,8 @@ def _set_threads(threads: int) -> None:
 
 
 def build_training(cfg: Config, device: torch.device, num_classes: int, class_names: list[str]) -> Training:
-    """Seed once, then build the model, the SeCo state, the optimizer and the generator.
+    """Seed once, then build the model, the method (:func:`~seco.method.build.build_method`), the
+    optimizer and the generator.
 
     With ``train.compile`` the student's and the local teacher's encoders are
     compiled with ``torch.compile`` in that mode (``reduce-overhead`` adds CUDA
@@ -165,33 +160,15 @@ def build_training(cfg: Config, device: torch.device, num_classes: int, class_na
     torch.manual_seed(cfg.seed)
     net = build_model(cfg.model, num_classes).to(device)
     cfg = _record_weights(cfg, net.encoder.weights)
-    state = SeCoState(net, cfg.method).to(device)
+    method = build_method(cfg, net, class_names)
     tr = cfg.train
     if tr.compile:
         net.encoder.compile(mode=tr.compile)
-        state.teacher["encoder"].compile(mode=tr.compile)
     optimizer = build_optimizer(net.param_groups(tr.lr, tr.head_lr_mult, tr.weight_decay, tr.decay_all), tr.betas)
     scheduler = WarmupPoly(optimizer, tr.iterations, tr.warmup_iters, tr.warmup_ratio, tr.poly_power,
                            tr.poly_plus_one)
     generator = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, dist.rank(), 0x7A6))
-    return Training(cfg, device, net, state, optimizer, scheduler, generator, class_names)
-
-
-def loss_starts(cfg: Config) -> dict[int, list[str]]:
-    """The iterations where the schedule switches losses on, with their names (``{150: ["LiG", "LiL", "PTC"]}``).
-
-    Derived from :func:`seco.method.schedule.active_weights`, so it is the
-    schedule the step follows. Iteration 0 lists the losses on from the start.
-    """
-    losses = cfg.method.losses
-    starts = sorted({0} | {getattr(losses, n).start_iter for n in LOSS_NAMES})
-    events: dict[int, list[str]] = {}
-    for start in (s for s in starts if s < cfg.train.iterations):
-        before = set(active_weights(losses, start - 1)) if start > 0 else set()
-        new = set(active_weights(losses, start)) - before
-        if new:
-            events[start] = sorted((LOSS_TITLES[n] for n in new), key=str.lower)
-    return events
+    return Training(cfg, device, net, method, optimizer, scheduler, generator, class_names)
 
 
 def _check_classes(ckpt: Checkpoint, dataset: SegDataset, path: Path) -> None:
@@ -257,12 +234,11 @@ def _train(cfg: Config, device: torch.device, resume: bool, progress: bool, allo
     run_dir = Path(cfg.out_dir)
     last = run_dir / LAST
     ckpt = RESUME.load(run_dir, cfg, allow_change=allow_config_change) if resume else None
-    views = cfg.train.supervision == "weak" and wants_global_view(cfg.method)
-    dataset = build_dataset(cfg.data, cfg.data.train_split, train=True, global_view=views)
+    kind = method_class(cfg)
+    dataset = build_dataset(cfg.data, cfg.data.train_split, train=True, global_view=kind.wants_global_view(cfg.method))
     if ckpt is not None:
         _check_classes(ckpt, dataset, last)
-    if cfg.train.supervision == "full":
-        require_masks(dataset, cfg.data.train_split)
+    kind.check_data(dataset, cfg.data.train_split)
     stream = _train_stream(cfg, dataset)  # before the model: a set too small for one batch costs no weights
     run = build_training(cfg, device, dataset.num_classes, list(dataset.class_names))
     if ckpt is not None:
@@ -294,23 +270,10 @@ def _train(cfg: Config, device: torch.device, resume: bool, progress: bool, allo
     finally:
         logger.close()
     if dist.is_main():
-        _warn_unused_prototypes(run)
+        for warning in run.method.end_of_run_warnings(cfg.train.iterations):
+            print(f"warning: {warning}", file=sys.stderr)
     images = done * cfg.train.batch_size * dist.world_size()
     return TrainResult(run_dir, run_dir / LAST, done, seconds, images / max(seconds, 1e-9), first, total)
-
-
-def _warn_unused_prototypes(run: Training) -> None:
-    """Name the classes that LiG (eq. 4) left out to the end: their prototype was never initialised (eq. 3)."""
-    cfg = run.cfg.method
-    if "lig" not in active_weights(cfg.losses, run.cfg.train.iterations - 1):
-        return
-    ready = run.state.prototypes.initialised.tolist()
-    missing = [name for name, ok in zip(run.class_names[1:], ready, strict=True) if not ok]
-    if missing:
-        source = "no patch was tagged with them" if cfg.prototypes.source == "patches" else \
-            "no single-label image of them was seen"
-        print(f"warning: LiG never used the prototypes of {', '.join(missing)}: {source} after iteration "
-              f"{cfg.prototypes.start_iter} (method.prototypes.start_iter)", file=sys.stderr)
 
 
 def _save(run: Training, iteration: int) -> Path:
@@ -337,9 +300,9 @@ def _loop(run: Training, net: torch.nn.Module, stream: TrainStream, logger: Scal
     cfg, device = run.cfg, run.device
     tr = cfg.train
     run.net.train()
-    run.state.train()
+    run.method.train()
     bar = progress_bar("train", progress, total=tr.iterations, initial=run.start_iteration)
-    announce = loss_starts(cfg) if dist.is_main() else {}
+    announce = run.method.loss_starts(tr.iterations) if dist.is_main() else {}
     start = time.perf_counter()
     batches = stream.iterate(run.start_iteration)
     done, evaluating = 0, 0.0  # iterations trained; seconds spent evaluating, left out of the training time
@@ -392,8 +355,5 @@ def _log(logger: ScalarLogger, run: Training, out: StepOutput, iteration: int, l
     scalars = {"loss/total": out.loss.item(), "train/lr": lr, "train/images_per_s": rate}
     scalars.update({f"loss/{k}": v.item() for k, v in out.terms.items()})
     scalars.update({f"stats/{k}": float(v) for k, v in out.stats.items() if bool(torch.isfinite(v))})
-    counts = run.state.reservoir.class_counts(run.net.num_classes - 1).float()
-    total = counts.sum().clamp(min=1)
-    names = ["background", *run.class_names[1:]]
-    scalars.update({f"reservoir/{names[i]}": float(c / total) for i, c in enumerate(counts[: len(names)])})
+    scalars.update(run.method.log_scalars())
     logger.log(scalars, iteration)

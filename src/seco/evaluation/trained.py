@@ -11,6 +11,7 @@ import torch
 from seco.config import Config, apply_overrides, config_diff, config_from_dict, load_config
 from seco.engine import dist
 from seco.engine.checkpoint import Checkpoint, CheckpointError, load_weights
+from seco.method.seco import SeCoMethod
 from seco.model import SeCoNet, build_model
 
 __all__ = ["Trained", "changed_model_keys", "load_trained"]
@@ -30,7 +31,7 @@ class Trained:
     """A network in eval mode with the config and class names it was trained with.
 
     ``prototypes`` maps each class whose global-teacher prototype was ever
-    updated to that prototype (eq. 3).
+    updated to that prototype (eq. 3; :meth:`seco.method.seco.SeCoMethod.trained_prototypes`).
     """
 
     net: SeCoNet
@@ -63,10 +64,7 @@ def load_trained(checkpoint: str | Path, config: str | None = None, overrides: S
               "use the checkpoint's own settings." if changed else "The checkpoint was written by another model.")
     load_weights(net, ckpt.model, f"checkpoint {checkpoint}", advice)
     net.to(torch_device).eval()
-    seco_state = ckpt.state
-    ready = seco_state.get("prototypes.initialised", torch.zeros(0, dtype=torch.bool))
-    names = ckpt.class_names[1:]
-    prototypes = {names[i]: seco_state["prototypes.P"][i] for i in ready.nonzero().flatten().tolist()}
+    prototypes = SeCoMethod.trained_prototypes(ckpt.state, ckpt.class_names)
     return Trained(net=net, cfg=cfg, class_names=list(ckpt.class_names), iteration=ckpt.iteration,
                    prototypes=prototypes)
 

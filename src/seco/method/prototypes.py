@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -73,6 +75,10 @@ class Prototypes(nn.Module):
         cos = F.normalize(self.P, dim=1) @ F.normalize(self.P, dim=1).T
         pairs = kept[:, None] * kept[None, :] * (1.0 - torch.eye(len(kept), device=kept.device))
         return (cos * pairs).sum() / pairs.sum()
+
+    def by_class(self, names: Sequence[str]) -> dict[str, Tensor]:
+        """Each initialised prototype ``P_l`` under the name of its class (``names``: the K classes, no background)."""
+        return {names[i]: self.P[i] for i in self.initialised.nonzero().flatten().tolist()}
 
     def _weights(self, z: Tensor, labels: Tensor, adaptive: bool) -> Tensor:
         """(B, K) weights W: 1 for the class of a single-label image, the adaptive softmax for others."""

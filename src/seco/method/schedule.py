@@ -12,8 +12,15 @@ from __future__ import annotations
 
 from seco.config import LOSS_NAMES, LossesConfig, LossTerm
 
-__all__ = ["LOSS_NAMES", "active_weights", "enabled_weights", "first_iteration"]
+__all__ = ["LOSS_NAMES", "active_weights", "enabled_weights", "first_iteration", "loss_starts", "loss_title"]
 
+PAPER_SPELLING = {"ptc": "PTC", "lig": "LiG", "lil": "LiL"}
+"""The losses whose title is not their config name (the paper's spelling)."""
+
+
+def loss_title(name: str) -> str:
+    """How progress lines name loss ``name``: the paper's spelling (``LiG``), else the config name."""
+    return PAPER_SPELLING.get(name, name)
 
 
 def enabled_weights(losses: LossesConfig) -> dict[str, float]:
@@ -32,3 +39,20 @@ def active_weights(losses: LossesConfig, iteration: int) -> dict[str, float]:
     """Weights of the losses that are enabled and started at ``iteration``."""
     return {name: weight for name, weight in enabled_weights(losses).items()
             if iteration >= first_iteration(losses, name)}
+
+
+def loss_starts(losses: LossesConfig, iterations: int) -> dict[int, list[str]]:
+    """The iterations below ``iterations`` where the schedule switches losses on, with their titles
+    (``{150: ["LiG", "LiL", "PTC"]}``).
+
+    Derived from :func:`active_weights`, so it is the schedule the step
+    follows. Iteration 0 lists the losses on from the start.
+    """
+    starts = sorted({0} | {getattr(losses, n).start_iter for n in LOSS_NAMES})
+    events: dict[int, list[str]] = {}
+    for start in (s for s in starts if s < iterations):
+        before = set(active_weights(losses, start - 1)) if start > 0 else set()
+        new = set(active_weights(losses, start)) - before
+        if new:
+            events[start] = sorted((loss_title(n) for n in new), key=str.lower)
+    return events

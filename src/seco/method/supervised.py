@@ -8,21 +8,49 @@ counterpart is a plain segmenter on the same backbone (its DeepLabV2 ViT-B/16
 row), so the classification losses stay off too: keeping them would make the
 ceiling a multi-task model that the WSSS run is not compared against.
 
-Selected by ``train.supervision=full`` in :meth:`seco.engine.train.Training.step`.
+:class:`SupervisedMethod` is what ``train.supervision=full`` trains
+(:func:`seco.method.build.build_method`): SeCo's surface with no local
+teacher, reservoir or prototypes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seco.data import SegDataset
 from seco.data.errors import DataError
 from seco.labels import IGNORE_INDEX
+from seco.method.base import StepOutput, TrainingMethod
 from seco.method.losses.masked import masked_mean
-from seco.method.seco import StepOutput
 
-__all__ = ["require_masks", "supervised_step"]
+__all__ = ["SupervisedMethod", "require_masks", "supervised_step"]
+
+
+class SupervisedMethod(TrainingMethod):
+    """The fully supervised ceiling (paper Table 5): :func:`supervised_step`, nothing kept across steps."""
+
+    @classmethod
+    def check_data(cls, dataset: SegDataset, split: str) -> None:
+        """:func:`require_masks`."""
+        require_masks(dataset, split)
+
+    def step(self, net: nn.Module, batch: dict[str, Tensor], iteration: int,
+             generator: torch.Generator) -> StepOutput:
+        """:func:`supervised_step` (no schedule, no randomness of its own)."""
+        return supervised_step(net, batch)
+
+    def loss_starts(self, iterations: int) -> dict[int, list[str]]:
+        """The one loss, from the first iteration."""
+        return {0: ["seg"]} if iterations > 0 else {}
+
+    def stored_state(self, state: Mapping[str, Tensor]) -> Mapping[str, Tensor]:
+        """Nothing: checkpoints written before this class kept SeCo's unused local teacher, reservoir and
+        prototypes under ``train.supervision=full`` too; they resume with those entries left out."""
+        return {}
 
 
 def supervised_step(net: nn.Module, batch: dict[str, Tensor]) -> StepOutput:

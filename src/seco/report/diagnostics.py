@@ -1,7 +1,7 @@
 """Why the contrast helps or hurts: the training diagnostics of SeCo runs, read back from TensorBoard.
 
 Four quantities decide whether LiG (eq. 4) and LiL (eq. 5) teach the right
-thing, and every run logs them (``seco.method.seco``):
+thing, and every run logs them (:class:`seco.method.seco.SeCoMethod`):
 
 * ``stats/tag_agreement_gt``: the share of confident patch tags (eq. 1, after
   ``tag_switch_iter`` from the final CAM) that equal the tags computed from the
