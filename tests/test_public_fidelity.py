@@ -13,10 +13,11 @@ import torch.nn.functional as F
 
 from seco.config import Config, apply_overrides
 from seco.method.cam import multiscale_cams
-from seco.method.losses import lig_loss, lil_loss_public, ptc_loss, rectify_tags
+from seco.method.losses import lig_loss, lil_loss_public, ptc_loss
 from seco.method.losses.seg import balanced_seg_loss
 from seco.method.prototypes import Prototypes
 from seco.method.pseudo_labels import token_label_map
+from seco.method.rectification import rectify_tags
 from seco.method.reservoir import Reservoir
 from seco.method.tags import global_tags, present_classes, public_patch_tags
 

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from seco.method.losses import rectify_tags
+from seco.method.rectification import rectify_tags
 
 Q = torch.tensor([[1.0, 0.0]])
 

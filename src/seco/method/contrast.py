@@ -17,8 +17,9 @@ from torch import Tensor, nn
 from seco.config import MethodConfig
 from seco.labels import UNCERTAIN
 from seco.method.decompose import Views
-from seco.method.losses import lig_classes, lig_loss, lil_floor, lil_loss, lil_loss_public, rectify_tags
+from seco.method.losses import lig_classes, lig_loss, lil_floor, lil_loss, lil_loss_public
 from seco.method.prototypes import Prototypes
+from seco.method.rectification import rectify_tags
 from seco.method.reservoir import Reservoir
 from seco.model.network import NetOutput, teacher_embed
 from seco.profiling import phase

@@ -6,9 +6,9 @@ import torch
 from torch import Tensor
 
 from seco.labels import UNCERTAIN
+from seco.method.rectification import public_positive_logits, same_tag_pairs
 
 from .masked import masked_mean
-from .rectification import public_positive_logits, same_tag_pairs
 
 __all__ = ["lil_floor", "lil_loss", "lil_loss_public"]
 
@@ -58,7 +58,7 @@ def lil_loss_public(q: Tensor, tags: Tensor, keys: Tensor, key_tags: Tensor, tau
     """The public code's LiL, term for term (``lil.formula: public``).
 
     With ``P`` the masked shifted logits of
-    :func:`~seco.method.losses.rectification.public_positive_logits` (rows of
+    :func:`~seco.method.rectification.public_positive_logits` (rows of
     rectified queries, ``fired``, set to 0) and ``L`` the shifted logits with
     rows tagged -1 and columns of keys tagged -1 set to 0:
 
