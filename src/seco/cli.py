@@ -238,15 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     from seco.commands import run_command
-    from seco.config import ConfigError
-    from seco.data import DataError
     from seco.engine import dist
-    from seco.engine.checkpoint import CheckpointError
     from seco.engine.stop import TrainingInterrupted
-    from seco.engine.train import NonFiniteLossError
-    from seco.evaluation.crf import MissingExtraError
-    from seco.report.report import CompareError
-    from seco.tools.predict import PredictError
+    from seco.errors import SecoError
 
     log = logging.getLogger("seco")
     handler = logging.StreamHandler(sys.stderr)  # the library's one-line notes (e.g. which weights loaded)
@@ -262,9 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingInterrupted as stop:
         print(f"seco {args.command}: {stop}", file=sys.stderr)
         return stop.exit_code
-    except (ConfigError, DataError, CheckpointError, MissingExtraError, NonFiniteLossError, PredictError,
-            CompareError, FileNotFoundError, FileExistsError) as err:
-        # These errors already name the file or the config key at fault.
+    except (SecoError, FileNotFoundError, FileExistsError) as err:
+        # A mistake the user can fix, its message naming the file or the config key at fault; a file that is
+        # missing, or there already and not to be replaced, is one too, raised as the built-in error.
         print(f"seco {args.command}: error: {err}", file=sys.stderr)
         return 1
     finally:

@@ -30,7 +30,7 @@ from seco.atomic import atomic_write
 from seco.bench.ablation import VariantRun, run_variant
 from seco.config import ConfigError
 
-__all__ = ["Job", "JobError", "JobPool", "JobStatus", "ScaleDeadline", "read_status"]
+__all__ = ["Job", "JobPool", "JobStatus", "ScaleDeadline", "read_status"]
 
 LOG = "bench.log"
 PROGRESS = "progress.json"
@@ -45,11 +45,6 @@ MIN_RATED_SECONDS = 30.0
 
 class ScaleDeadline(ConfigError):
     """The runs were stopped because the measured rates put their end past ``--deadline``."""
-
-
-class JobError(RuntimeError):
-    """A job's error as one line: what crosses back from a worker must unpickle (the package's exceptions
-    with their own constructor arguments, such as TrainingInterrupted, do not, and would break the pool)."""
 
 
 @dataclass(frozen=True)
@@ -121,17 +116,15 @@ def _init_worker(device: str) -> None:
 
 def _run_job(job: Job, overrides: Sequence[str], grid: Sequence[float], select_images: int) -> VariantRun:
     """:func:`run_variant` with its output (progress bar included) in ``RUN/bench.log``; nothing once the
-    benchmark was stopped (a call the pool had queued before the stop)."""
+    benchmark was stopped (a call the pool had queued before the stop). An error reaches the parent as raised:
+    the package's errors unpickle there (see :class:`~seco.errors.SecoError`)."""
     if (job.out_dir / STOP).exists():
         raise ScaleDeadline(f"{job.name}: not started, the benchmark was stopped")
     job.folder.mkdir(parents=True, exist_ok=True)
     with open(job.folder / LOG, "w", buffering=1) as log, contextlib.redirect_stdout(log), \
             contextlib.redirect_stderr(log):
         print(f"pid {os.getpid()}", flush=True)
-        try:
-            return run_variant(job.variant, job.seed, job.out_dir, overrides, grid, True, select_images)
-        except Exception as err:
-            raise JobError(f"{type(err).__name__}: {err}".splitlines()[0]) from None
+        return run_variant(job.variant, job.seed, job.out_dir, overrides, grid, True, select_images)
 
 
 def _projected_end(statuses: dict[Job, JobStatus], procs: int) -> float | None:
@@ -225,7 +218,7 @@ class JobPool:
                 try:
                     on_result(job, future.result())
                 except Exception as err:  # one broken run must not lose the others' results
-                    failed[job] = str(err) if isinstance(err, JobError) else f"{type(err).__name__}: {err}"
+                    failed[job] = f"{type(err).__name__}: {err}".splitlines()[0]
                     print(f"{job.name} failed: {failed[job]} (log: {job.folder / LOG})", flush=True)
             statuses = {job: read_status(job.folder / LOG) for job in jobs}
             for future, job in futures.items():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from seco.errors import SecoError
+
 __all__ = ["ConfigError"]
 
 
-class ConfigError(ValueError):
+class ConfigError(SecoError, ValueError):
     """A configuration file or override is invalid; the message names the key."""

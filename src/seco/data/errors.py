@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from seco.errors import SecoError
+
 __all__ = ["DataError"]
 
 
-class DataError(ValueError):
+class DataError(SecoError, ValueError):
     """A data set on disk is unusable; the message names the file and the problem."""

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from seco.atomic import atomic_write
+from seco.errors import SecoError
 
 __all__ = ["KINDS", "LAST", "Checkpoint", "CheckpointError", "Kind", "load_weights", "weight_mismatches"]
 
@@ -41,7 +42,7 @@ KINDS: dict[str, tuple[str, ...]] = {  # the entries each kind writes, besides "
 REQUIRED: dict[str, tuple[str, ...]] = {"train": ("model", "config", "class_names"), "pretrain": ("model", "config")}
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(SecoError, RuntimeError):
     """A checkpoint file is missing, unreadable or of another kind."""
 
 

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from seco.errors import SecoError
+
 __all__ = ["FiniteGuard", "NonFiniteLossError"]
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(SecoError, FloatingPointError):
     """The loss became NaN or infinite; the message names the terms and images."""
 
 

@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from seco.errors import SecoError
+
 __all__ = ["SeededItems", "SetSmallerThanBatch", "TrainStream", "derive_seed", "to_device"]
 
 _MIX = (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
@@ -73,7 +75,7 @@ class _StreamSampler(Sampler):
             epoch, offset = epoch + 1, 0
 
 
-class SetSmallerThanBatch(ValueError):
+class SetSmallerThanBatch(SecoError, ValueError):
     """The smallest process share of the training set holds fewer images than one batch."""
 
     def __init__(self, images: int, world: int, batch_size: int) -> None:
@@ -81,6 +83,9 @@ class SetSmallerThanBatch(ValueError):
         self.per_process = images // world
         share = f" ({self.per_process} per process of {world})" if world > 1 else ""
         super().__init__(f"the training set has {images} images{share}, fewer than one batch of {batch_size}")
+
+    def __reduce__(self) -> tuple[type[SetSmallerThanBatch], tuple[int, int, int]]:
+        return type(self), (self.images, self.world, self.batch_size)
 
 
 class TrainStream:

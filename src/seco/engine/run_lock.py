@@ -15,12 +15,14 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+from seco.errors import SecoError
+
 __all__ = ["LOCK", "RunFolderBusy", "run_folder_lock"]
 
 LOCK = ".seco.lock"
 
 
-class RunFolderBusy(FileExistsError):
+class RunFolderBusy(SecoError, FileExistsError):
     """Another live process holds the run folder's lock."""
 
 

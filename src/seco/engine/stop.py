@@ -20,13 +20,22 @@ HANDLED = (signal.SIGTERM, signal.SIGINT)
 
 
 class TrainingInterrupted(Exception):
-    """Training stopped on a signal after writing a checkpoint at ``iteration``."""
+    """Training stopped on a signal after writing a checkpoint at ``iteration``.
+
+    Not a :class:`~seco.errors.SecoError`: nothing is wrong, the run stopped
+    cleanly. The command line prints the message without ``error:`` and ends
+    with :attr:`exit_code`.
+    """
 
     def __init__(self, signum: int, iteration: int, total: int, checkpoint: Path) -> None:
         self.signum, self.iteration, self.total, self.checkpoint = signum, iteration, total, checkpoint
         name = signal.Signals(signum).name
         super().__init__(f"stopped by {name} at iteration {iteration} of {total}; checkpoint {checkpoint} holds "
                          "it; run the same command again to resume")
+
+    def __reduce__(self) -> tuple[type[TrainingInterrupted], tuple[int, int, int, Path]]:
+        """Rebuilt from its fields: ``seco bench scale`` passes it from a worker process to the parent."""
+        return type(self), (self.signum, self.iteration, self.total, self.checkpoint)
 
     @property
     def exit_code(self) -> int:

@@ -20,6 +20,8 @@ from multiprocessing import get_context
 
 import numpy as np
 
+from seco.errors import SecoError
+
 __all__ = ["CRFPool", "crf_available", "dense_crf"]
 
 MISSING_MESSAGE = "dense CRF needs the optional extra: pip install 'seco-wsss[crf]' (or set eval.crf=false)"
@@ -35,7 +37,7 @@ def crf_available() -> bool:
     return True
 
 
-class MissingExtraError(RuntimeError):
+class MissingExtraError(SecoError, RuntimeError):
     """An optional extra (here pydensecrf2) is not installed."""
 
 

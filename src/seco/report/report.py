@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from seco.atomic import atomic_write
+from seco.errors import SecoError
 from seco.report.ceiling import ceiling_section
 from seco.report.comparison import comparison_markdown
 from seco.report.plots import confusion_ratio_bars
@@ -57,7 +58,7 @@ from seco.report.tables import (
 __all__ = ["CompareError", "compare_runs", "load_results", "run_names", "write_report"]
 
 
-class CompareError(ValueError):
+class CompareError(SecoError, ValueError):
     """Runs that cannot be compared (other images or splits, nothing shared); the message names them."""
 
 METRICS_FILE = "metrics.json"

@@ -31,6 +31,7 @@ from seco.config import Config
 from seco.data.errors import DataError
 from seco.data.files import IMAGE_SUFFIXES, read_image
 from seco.data.palette import palette_image, voc_palette
+from seco.errors import SecoError
 from seco.evaluation.inference import seg_scores
 from seco.evaluation.trained import load_trained
 from seco.model import SeCoNet
@@ -40,7 +41,7 @@ __all__ = ["PredictError", "PredictJob", "Predictor", "find_images", "plan_predi
 OUTPUT_TITLE = "seg (segmentation head)"
 
 
-class PredictError(ValueError):
+class PredictError(SecoError, ValueError):
     """``seco predict`` would lose a file; the message names it and says what to do."""
 
 
