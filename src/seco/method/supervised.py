@@ -25,7 +25,7 @@ from seco.data import SegDataset
 from seco.data.errors import DataError
 from seco.labels import IGNORE_INDEX
 from seco.method.base import StepOutput, TrainingMethod
-from seco.method.losses.masked import masked_mean
+from seco.method.masked_mean import masked_mean
 
 __all__ = ["SupervisedMethod", "require_masks", "supervised_step"]
 

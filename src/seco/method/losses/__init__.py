@@ -1,14 +1,13 @@
 """SeCo's losses: eq. 9 (cls, LiG, LiL) plus PTC, seg and reg.
 
 Only losses live here; what they read is beside the step in :mod:`seco.method` (the tag rectification of
-eqs. 6-7 in :mod:`seco.method.rectification`).
+eqs. 6-7 in :mod:`seco.method.rectification`, the empty-safe mean in :mod:`seco.method.masked_mean`).
 """
 
 from .cls import classification_loss
 from .dense_energy import dense_energy_loss
 from .lig import lig_classes, lig_loss
 from .lil import lil_floor, lil_loss, lil_loss_public
-from .masked import masked_mean
 from .ptc import labels_to_token_grid, ptc_loss
 from .reg import bilateral_energy_loss
 from .seg import balanced_seg_loss
@@ -24,6 +23,5 @@ __all__ = [
     "lil_floor",
     "lil_loss",
     "lil_loss_public",
-    "masked_mean",
     "ptc_loss",
 ]

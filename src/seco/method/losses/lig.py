@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .masked import masked_mean
+from seco.method.masked_mean import masked_mean
 
 __all__ = ["lig_classes", "lig_loss"]
 

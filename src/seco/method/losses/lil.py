@@ -6,9 +6,8 @@ import torch
 from torch import Tensor
 
 from seco.labels import UNCERTAIN
+from seco.method.masked_mean import masked_mean
 from seco.method.rectification import public_positive_logits, same_tag_pairs
-
-from .masked import masked_mean
 
 __all__ = ["lil_floor", "lil_loss", "lil_loss_public"]
 

@@ -7,8 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from seco.labels import IGNORE_INDEX
-
-from .masked import masked_mean
+from seco.method.masked_mean import masked_mean
 
 __all__ = ["labels_to_token_grid", "ptc_loss"]
 
