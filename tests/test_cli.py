@@ -105,6 +105,13 @@ def test_make_synthetic_and_configs(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["configs", "voc", "train.iterations=5"]) == 0 and "iterations: 5" in capsys.readouterr().out
 
 
+def test_configs_with_overrides_but_no_name_says_it_takes_one(capsys: pytest.CaptureFixture) -> None:
+    assert main(["configs", "train.iterations=5"]) == 1
+    line, = capsys.readouterr().err.splitlines()
+    assert line.startswith("seco configs: error: 'train.iterations=5' is an override, not a config name")
+    assert "`seco configs synthetic train.iterations=5`" in line
+
+
 def test_evaluate_with_dense_crf_streams_both_variants(demo_run: Path, tmp_path: Path) -> None:
     pytest.importorskip("pydensecrf.densecrf", reason="the crf extra (pydensecrf2) is not installed")
     assert main(["evaluate", "--checkpoint", str(demo_run / "last.pt"), "--outputs", "seg,cam", "--out",

@@ -204,6 +204,17 @@ def _pretrain(args: argparse.Namespace) -> None:
     print(f"validation ({result.metrics['val']['images']} images): {summarize(result.metrics['val'])}")
 
 
+def _configs(name: str | None, overrides: list[str]) -> None:
+    """``seco configs``: the shipped config names, or the config ``name`` resolved with ``overrides``."""
+    if name is None:
+        print("\n".join(available_configs()))
+        return
+    if "=" in name and not Path(name).exists():  # `seco configs train.iterations=5`: no name before the overrides
+        raise ConfigError(f"{name!r} is an override, not a config name: `seco configs` takes a config name first, "
+                          f"e.g. `seco configs synthetic {' '.join([name, *overrides])}` (`seco configs` lists them)")
+    print(config_yaml(load_config(name, overrides)), end="")
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Dispatch a parsed command line; returns the process exit code."""
     command = args.command
@@ -279,8 +290,5 @@ def run_command(args: argparse.Namespace) -> int:
     elif command == "bench":
         _bench(args)
     elif command == "configs":
-        if args.name is None:
-            print("\n".join(available_configs()))
-        else:
-            print(config_yaml(load_config(args.name, args.overrides)), end="")
+        _configs(args.name, args.overrides)
     return 0
