@@ -17,7 +17,7 @@ from timm.layers import resample_abs_pos_embed
 
 import seco.model.weights as weights_module
 from seco.model.backbone import build_encoder
-from seco.model.weights import WeightsError, load_weights
+from seco.model.weights import WeightsError, load_backbone_weights
 
 NAME = "vit_tiny_patch16_224"
 KWARGS = {"embed_dim": 32, "depth": 3, "num_heads": 2, "patch_size": 8, "img_size": 32}
@@ -49,7 +49,7 @@ def test_a_saved_state_dict_round_trips_tensor_for_tensor(tmp_path: Path, caplog
     torch.save(state, path)
     vit = _vit()
     with caplog.at_level(logging.INFO, logger="seco"):
-        loaded = load_weights(vit, path)
+        loaded = load_backbone_weights(vit, path)
     own = vit.state_dict()
     assert set(own) == {k for k in state if not k.startswith("head.")}
     for key, tensor in own.items():
@@ -65,7 +65,7 @@ def test_renamed_keys_fail_naming_the_file_and_the_keys(tmp_path: Path) -> None:
     path = tmp_path / "renamed.pth"
     torch.save(state, path)
     with pytest.raises(WeightsError) as caught:
-        load_weights(_vit(), path)
+        load_backbone_weights(_vit(), path)
     message = str(caught.value)
     assert str(path) in message
     assert "2 missing keys (blocks.0.attn.qkv.weight, blocks.0.attn.qkv.bias)" in message
@@ -82,7 +82,7 @@ def test_not_strict_loads_what_fits_and_warns_in_one_line(tmp_path: Path, caplog
     torch.save(state, path)
     vit = _vit()
     with caplog.at_level(logging.INFO, logger="seco"):
-        loaded = load_weights(vit, path, strict=False)
+        loaded = load_backbone_weights(vit, path, strict=False)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [f"warning: model.weights: {path} loaded partly (1 missing keys, 1 unexpected keys, "
                         "1 tensors of another shape (file vs encoder); model.weights_strict=false)"]
@@ -96,7 +96,7 @@ def test_a_prefix_every_key_has_is_stripped(tmp_path: Path, wrap: str) -> None:
     path = tmp_path / "prefixed.pth"
     torch.save({wrap + k: v for k, v in state.items()}, path)
     vit = _vit()
-    assert load_weights(vit, path).tensors == len(state)
+    assert load_backbone_weights(vit, path).tensors == len(state)
     assert torch.equal(vit.pos_embed, state["pos_embed"])
 
 
@@ -106,7 +106,7 @@ def test_a_checkpoint_dict_with_a_model_or_state_dict_entry_loads(tmp_path: Path
     path = tmp_path / "checkpoint.pth"
     torch.save({entry: state, "epoch": 300, "optimizer": {"lr": 0.1}}, path)
     vit = _vit()
-    load_weights(vit, path)
+    load_backbone_weights(vit, path)
     assert torch.equal(vit.cls_token, state["cls_token"])
 
 
@@ -115,7 +115,7 @@ def test_safetensors_files_load(tmp_path: Path) -> None:
     path = tmp_path / "model.safetensors"
     save_file(state, str(path))
     vit = _vit()
-    assert load_weights(vit, path).tensors == len(state)
+    assert load_backbone_weights(vit, path).tensors == len(state)
     assert torch.equal(vit.blocks[1].mlp.fc2.weight, state["blocks.1.mlp.fc2.weight"])
 
 
@@ -125,7 +125,7 @@ def test_another_grid_is_resized_and_said_once(tmp_path: Path, caplog: pytest.Lo
     torch.save(state, path)
     vit = _vit(img_size=48)  # 6x6 grid
     with caplog.at_level(logging.INFO, logger="seco"):
-        load_weights(vit, path, antialias=False)
+        load_backbone_weights(vit, path, antialias=False)
     assert [m for m in caplog.messages if "position embedding" in m] == [
         "model.weights: position embedding resized from 4x4 to 6x6 (bicubic, antialias=False)"]
     expected = resample_abs_pos_embed(state["pos_embed"], [6, 6], [4, 4], num_prefix_tokens=1, antialias=False)
@@ -170,7 +170,7 @@ def test_an_original_vit_npz_loads(tmp_path: Path) -> None:
     path = tmp_path / "ViT-Ti_16.npz"
     np.savez(path, **_to_npz_layout(source))
     vit = _vit()
-    loaded = load_weights(vit, path)
+    loaded = load_backbone_weights(vit, path)
     assert loaded.tensors == len(vit.state_dict())
     for key, tensor in vit.state_dict().items():
         torch.testing.assert_close(tensor, source.state_dict()[key], msg=key)
@@ -182,16 +182,16 @@ def test_an_npz_without_a_block_fails_naming_the_array(tmp_path: Path) -> None:
     path = tmp_path / "cut.npz"
     np.savez(path, **arrays)
     with pytest.raises(WeightsError, match=r"cut\.npz lacks the array 'Transformer/encoderblock_1/MlpBlock_3"):
-        load_weights(_vit(), path)
+        load_backbone_weights(_vit(), path)
 
 
 def test_the_sha256_set_in_the_config_is_checked(tmp_path: Path) -> None:
     path = tmp_path / "vit.pth"
     torch.save(_state(), path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    assert load_weights(_vit(), path, sha256=digest.upper()).sha256 == digest
+    assert load_backbone_weights(_vit(), path, sha256=digest.upper()).sha256 == digest
     with pytest.raises(WeightsError, match=f"model.weights_sha256: {path} has sha256 {digest}, the config expects 0+;"):
-        load_weights(_vit(), path, sha256="0" * 64)
+        load_backbone_weights(_vit(), path, sha256="0" * 64)
 
 
 @pytest.mark.parametrize("content", [b"", b"\x00not a pickle\xff" * 10])
@@ -199,7 +199,7 @@ def test_an_unreadable_file_is_one_clear_error(tmp_path: Path, content: bytes) -
     path = tmp_path / "broken.pth"
     path.write_bytes(content)
     with pytest.raises(WeightsError, match=f"model.weights: {path} cannot be read as a weights file") as caught:
-        load_weights(_vit(), path)
+        load_backbone_weights(_vit(), path)
     assert "weights_only=False" not in str(caught.value)
 
 
@@ -207,14 +207,14 @@ def test_a_checkpoint_that_pickles_objects_is_refused_safely(tmp_path: Path) -> 
     path = tmp_path / "train_state.pth"
     torch.save({"state_dict": _state(), "args": argparse.Namespace(lr=0.1)}, path)
     with pytest.raises(WeightsError, match=r"\(it holds argparse.Namespace objects besides tensors\); save the"):
-        load_weights(_vit(), path)
+        load_backbone_weights(_vit(), path)
 
 
 def test_a_file_without_tensors_says_what_it_found(tmp_path: Path) -> None:
     path = tmp_path / "meta.pth"
     torch.save({"epoch": 3, "arch": "vit"}, path)
     with pytest.raises(WeightsError, match=r"holds no state dict of tensors.*found: epoch, arch"):
-        load_weights(_vit(), path)
+        load_backbone_weights(_vit(), path)
 
 
 def test_seco_names_a_file_shipped_in_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -228,7 +228,7 @@ def test_seco_names_a_file_shipped_in_the_package(tmp_path: Path, monkeypatch: p
     assert torch.equal(encoder.vit.patch_embed.pos_embed, state["pos_embed"])
     for bad in ("seco:other.pth", "seco:../weights/tiny.pth", "seco:"):
         with pytest.raises(WeightsError, match=r"is not shipped with seco \(shipped: seco:tiny.pth\)"):
-            load_weights(_vit(), bad)
+            load_backbone_weights(_vit(), bad)
 
 
 def test_the_package_declares_its_weights_folder() -> None:

@@ -27,7 +27,7 @@ from seco.config import ConfigError
 from seco.model.class_token import class_token_block, class_token_block_applies
 from seco.model.hub import pretrained_file
 from seco.model.token_embed import TokenEmbed, install_token_embed
-from seco.model.weights import LoadedWeights, load_weights
+from seco.model.weights import LoadedWeights, load_backbone_weights
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ConvStemPatchEmbed", "EncoderOutput", "ViTEncoder", "build_encoder",
            "encoder_width"]
@@ -194,7 +194,7 @@ def build_encoder(
     source = weights or (pretrained_file(vit, name) if pretrained else None)
     loaded = None
     if source:
-        loaded = load_weights(vit, source, weights_strict, weights_sha256, pos_embed_antialias)
+        loaded = load_backbone_weights(vit, source, weights_strict, weights_sha256, pos_embed_antialias)
     tokens = install_token_embed(vit, pos_embed_antialias)
     if freeze_pos_embed and tokens.pos_embed is not None:
         tokens.pos_embed.requires_grad_(False)

@@ -35,8 +35,8 @@ from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_
 
 from seco.config import ConfigError
 
-__all__ = ["PACKAGED_PREFIX", "LoadedWeights", "WeightsError", "file_sha256", "load_weights", "read_state_dict",
-           "weights_file"]
+__all__ = ["PACKAGED_PREFIX", "LoadedWeights", "WeightsError", "file_sha256", "load_backbone_weights",
+           "read_state_dict", "weights_file"]
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +114,10 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_weights(vit: VisionTransformer, value: str | Path, strict: bool = True, sha256: str = "",
-                 antialias: bool = True) -> LoadedWeights:
-    """Load the file ``value`` names into ``vit`` (built with ``num_classes=0``), checked key by key.
+def load_backbone_weights(vit: VisionTransformer, value: str | Path, strict: bool = True, sha256: str = "",
+                          antialias: bool = True) -> LoadedWeights:
+    """Load the backbone weights file ``value`` names (``model.weights``) into ``vit`` (built with
+    ``num_classes=0``), checked key by key.
 
     ``sha256``, when given, must be the file's. ``antialias`` is used if the
     position embedding has to be resized to the encoder's grid. The log gets
