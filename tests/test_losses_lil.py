@@ -3,7 +3,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from seco.method.losses import lil_floor, lil_loss, lil_loss_public
+from seco.method.contrast import lil_floor
+from seco.method.losses import lil_loss, lil_loss_public
 from seco.method.reservoir import Reservoir
 
 KEYS = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])

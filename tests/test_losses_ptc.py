@@ -2,8 +2,8 @@ import math
 
 import torch
 
-from seco.method.losses import labels_to_token_grid, ptc_loss
-from seco.method.pseudo_labels import token_label_map
+from seco.method.losses import ptc_loss
+from seco.method.pseudo_labels import labels_to_token_grid, token_label_map
 
 
 def _grid(vectors: list[list[float]]) -> torch.Tensor:

@@ -4,7 +4,8 @@ Given the decomposition's views and the student's forward pass, the step
 (:meth:`seco.method.seco.SeCoMethod.step`) calls :func:`queries_and_keys`
 (eq. 2) and then :func:`contrast`: rectification (eqs. 6-7), LiL (eq. 8), the
 prototype update (eq. 3), LiG (eq. 4) and the reservoir (eq. 5), in the order
-the fidelity switches of :class:`~seco.config.MethodConfig` ask for. A new
+the fidelity switches of :class:`~seco.config.MethodConfig` ask for, and the
+statistics a run logs about them (:func:`lil_floor` among them). A new
 contrast term goes in :func:`contrast`, its loss in :mod:`seco.method.losses`.
 """
 
@@ -17,14 +18,14 @@ from torch import Tensor, nn
 from seco.config import MethodConfig
 from seco.labels import UNCERTAIN
 from seco.method.decompose import Views
-from seco.method.losses import lig_classes, lig_loss, lil_floor, lil_loss, lil_loss_public
+from seco.method.losses import lig_classes, lig_loss, lil_loss, lil_loss_public
 from seco.method.prototypes import Prototypes
-from seco.method.rectification import rectify_tags
+from seco.method.rectification import rectify_tags, same_tag_pairs
 from seco.method.reservoir import Reservoir
 from seco.model.network import NetOutput, teacher_embed
 from seco.profiling import phase
 
-__all__ = ["contrast", "queries_and_keys", "update_prototypes"]
+__all__ = ["contrast", "lil_floor", "queries_and_keys", "update_prototypes"]
 
 
 def queries_and_keys(out: NetOutput, views: Views, teacher: nn.ModuleDict, by_crop: bool) -> tuple[Tensor, Tensor]:
@@ -90,6 +91,21 @@ def contrast(q: Tensor, k: Tensor, tags: Tensor, labels: Tensor, out: NetOutput,
         "lil_floor": lil_floor(rectified, key_tags),
     }
     return terms, stats
+
+
+def lil_floor(tags: Tensor, key_tags: Tensor) -> Tensor:
+    """The lowest value eq. 8 (:func:`~seco.method.losses.lil.lil_loss`) can take with these tags, logged as
+    ``stats/lil_floor``: a diagnostic, not a loss.
+
+    ``-log p_ij`` averaged over the positives ``P_i`` of a query is at least
+    ``log |P_i|`` (all of the row's mass spread evenly over its positives), so
+    with ``N_l^+ = sum_i |P_i|`` the loss is at least
+    ``sum_i |P_i| log |P_i| / N_l^+``. A reservoir that holds many keys of each
+    tag keeps this floor high: a LiL near ``log N`` need not mean that nothing
+    was learnt. 0 when there is no positive pair.
+    """
+    counts = same_tag_pairs(tags, key_tags).sum(dim=1).to(torch.float32)
+    return (counts * counts.clamp(min=1).log()).sum() / counts.sum().clamp(min=1)
 
 
 def _lig(q: Tensor, tags: Tensor, labels: Tensor, prototypes: Prototypes, cfg: MethodConfig) -> Tensor:

@@ -4,7 +4,8 @@
   PAR refinement, agreement test; supervises the segmentation head.
 * :func:`aux_label_map` and :func:`token_label_map` (recipe step 10, PTC):
   three-way thresholding of the auxiliary CAM at pixel or token resolution,
-  uncertain and outside-crop pixels ignored (255).
+  uncertain and outside-crop pixels ignored (255); :func:`labels_to_token_grid`
+  brings a pixel label map to the token grid by majority vote.
 * :func:`tag_mask` (recipe step 3; paper Sec. 3.3, M_aux from eq. 1): the same
   three-way thresholding with uncertain pixels marked -1, from which patch
   category tags are counted.
@@ -27,6 +28,7 @@ __all__ = [
     "UNCERTAIN",
     "aux_label_map",
     "crop_mask",
+    "labels_to_token_grid",
     "refine_scores",
     "segmentation_pseudo_labels",
     "tag_mask",
@@ -185,6 +187,31 @@ def token_label_map(cam_aux: Tensor, grid: tuple[int, int], crop_box: Tensor, hi
         pixels = crop_mask(crop_box, *cam_aux.shape[-2:], device=cam_aux.device)
         inside = F.interpolate(pixels[:, None].float(), size=grid, mode="area")[:, 0] > 0.5
     return label.masked_fill(~inside, IGNORE_INDEX)
+
+
+def labels_to_token_grid(label_map: Tensor, size: tuple[int, int], ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """Downsample a pixel label map (B, H, W) to the token grid ``size`` by majority vote.
+
+    Each pixel falls in the token cell ``(y * h // H, x * w // W)``; the cell
+    takes the most frequent value among its pixels, ``ignore_index`` counting
+    as a value of its own (so a mostly uncertain cell stays ignored). Ties go
+    to the smaller value. Labels must lie in ``0..ignore_index``; the vote
+    keeps ``ignore_index + 1`` counters per cell, so memory is
+    O(B H W + B h w (ignore_index + 1)) and the number of classes need not be
+    known. Unlike nearest sampling, which reads one pixel per cell, the vote
+    sees every pixel.
+    """
+    b, height, width = label_map.shape
+    h, w = size
+    bins = ignore_index + 1
+    device = label_map.device
+    rows = torch.arange(height, device=device) * h // height
+    cols = torch.arange(width, device=device) * w // width
+    cell = (rows.unsqueeze(1) * w + cols.unsqueeze(0)).expand(b, height, width)
+    votes = (cell * bins + label_map.long()).reshape(b, -1)
+    counts = torch.zeros(b, h * w * bins, dtype=torch.long, device=device)
+    counts.scatter_add_(1, votes, torch.ones_like(votes))
+    return counts.view(b, h, w, bins).argmax(dim=3)
 
 
 def tag_mask(cam: Tensor, high_thr: float, low_thr: float, crop_box: Tensor) -> Tensor:

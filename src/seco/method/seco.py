@@ -39,12 +39,17 @@ from seco.method.losses import (
     bilateral_energy_loss,
     classification_loss,
     dense_energy_loss,
-    labels_to_token_grid,
     ptc_loss,
 )
 from seco.method.par import build_par
 from seco.method.prototypes import Prototypes
-from seco.method.pseudo_labels import aux_label_map, crop_mask, segmentation_pseudo_labels, token_label_map
+from seco.method.pseudo_labels import (
+    aux_label_map,
+    crop_mask,
+    labels_to_token_grid,
+    segmentation_pseudo_labels,
+    token_label_map,
+)
 from seco.method.reservoir import Reservoir
 from seco.method.schedule import active_weights, enabled_weights, loss_starts
 from seco.method.tags import tag_agreement

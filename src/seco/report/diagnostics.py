@@ -19,7 +19,7 @@ thing, and every run logs them (:class:`seco.method.seco.SeCoMethod`):
   prototypes (LiG cannot separate classes whose prototypes coincide).
 
 Runs also log ``stats/lil_floor``, the lowest value eq. 8 can take with the
-step's tags (:func:`seco.method.losses.lil_floor`): the paper-formula
+step's tags (:func:`seco.method.contrast.lil_floor`): the paper-formula
 ``loss/lil`` is read against it, not against ``log N``.
 """
 

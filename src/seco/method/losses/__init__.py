@@ -7,8 +7,8 @@ eqs. 6-7 in :mod:`seco.method.rectification`, the empty-safe mean in :mod:`seco.
 from .cls import classification_loss
 from .dense_energy import dense_energy_loss
 from .lig import lig_classes, lig_loss
-from .lil import lil_floor, lil_loss, lil_loss_public
-from .ptc import labels_to_token_grid, ptc_loss
+from .lil import lil_loss, lil_loss_public
+from .ptc import ptc_loss
 from .reg import bilateral_energy_loss
 from .seg import balanced_seg_loss
 
@@ -17,10 +17,8 @@ __all__ = [
     "bilateral_energy_loss",
     "classification_loss",
     "dense_energy_loss",
-    "labels_to_token_grid",
     "lig_classes",
     "lig_loss",
-    "lil_floor",
     "lil_loss",
     "lil_loss_public",
     "ptc_loss",

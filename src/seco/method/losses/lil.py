@@ -9,7 +9,7 @@ from seco.labels import UNCERTAIN
 from seco.method.masked_mean import masked_mean
 from seco.method.rectification import public_positive_logits, same_tag_pairs
 
-__all__ = ["lil_floor", "lil_loss", "lil_loss_public"]
+__all__ = ["lil_loss", "lil_loss_public"]
 
 
 def lil_loss(q: Tensor, tags: Tensor, keys: Tensor, key_tags: Tensor, tau_l: float) -> Tensor:
@@ -37,20 +37,6 @@ def lil_loss(q: Tensor, tags: Tensor, keys: Tensor, key_tags: Tensor, tau_l: flo
     logits = (q @ keys.to(q).T / tau_l).masked_fill((key_tags == UNCERTAIN).unsqueeze(0), float("-inf"))
     log_prob = logits - logits.logsumexp(dim=1, keepdim=True)
     return -masked_mean(log_prob, same_tag_pairs(tags, key_tags))
-
-
-def lil_floor(tags: Tensor, key_tags: Tensor) -> Tensor:
-    """The lowest value eq. 8 (:func:`lil_loss`) can take with these tags: a diagnostic, not a loss.
-
-    ``-log p_ij`` averaged over the positives ``P_i`` of a query is at least
-    ``log |P_i|`` (all of the row's mass spread evenly over its positives), so
-    with ``N_l^+ = sum_i |P_i|`` the loss is at least
-    ``sum_i |P_i| log |P_i| / N_l^+``. A reservoir that holds many keys of each
-    tag keeps this floor high: a LiL near ``log N`` need not mean that nothing
-    was learnt. 0 when there is no positive pair.
-    """
-    counts = same_tag_pairs(tags, key_tags).sum(dim=1).to(torch.float32)
-    return (counts * counts.clamp(min=1).log()).sum() / counts.sum().clamp(min=1)
 
 
 def lil_loss_public(q: Tensor, tags: Tensor, keys: Tensor, key_tags: Tensor, tau_l: float, fired: Tensor) -> Tensor:

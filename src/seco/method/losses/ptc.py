@@ -1,4 +1,4 @@
-"""ToCo's patch token contrast (PTC) on the final token map, and its label grid."""
+"""ToCo's patch token contrast (PTC) on the final token map."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from torch import Tensor
 from seco.labels import IGNORE_INDEX
 from seco.method.masked_mean import masked_mean
 
-__all__ = ["labels_to_token_grid", "ptc_loss"]
+__all__ = ["ptc_loss"]
 
 
 def ptc_loss(tokens: Tensor, label_map: Tensor, ignore_index: int = IGNORE_INDEX, counts: str = "exact") -> Tensor:
@@ -18,7 +18,8 @@ def ptc_loss(tokens: Tensor, label_map: Tensor, ignore_index: int = IGNORE_INDEX
     Args:
         tokens: (B, D, h, w) token features.
         label_map: (B, h, w) token labels 0..K, ``ignore_index`` for uncertain
-            tokens (see :func:`labels_to_token_grid`).
+            tokens (:func:`seco.method.pseudo_labels.token_label_map` or
+            :func:`~seco.method.pseudo_labels.labels_to_token_grid`).
         counts: ``exact``: each mean divides by its pair count, 0 (with grad)
             when it has no pair, so a map with no positive pair does not add
             the constant 0.5 of ``1 - 0``; ``plus_one``: divides by the count
@@ -43,28 +44,3 @@ def ptc_loss(tokens: Tensor, label_map: Tensor, ignore_index: int = IGNORE_INDEX
         mean_pos = torch.where(positive, cos, zero).sum() / (positive.sum() + 1)
         return 0.5 * (1.0 - mean_pos) + 0.5 * torch.where(negative, cos, zero).sum() / (negative.sum() + 1)
     return 0.5 * masked_mean(1.0 - cos, positive) + 0.5 * masked_mean(cos, negative)
-
-
-def labels_to_token_grid(label_map: Tensor, size: tuple[int, int], ignore_index: int = IGNORE_INDEX) -> Tensor:
-    """Downsample a pixel label map (B, H, W) to the token grid ``size`` by majority vote.
-
-    Each pixel falls in the token cell ``(y * h // H, x * w // W)``; the cell
-    takes the most frequent value among its pixels, ``ignore_index`` counting
-    as a value of its own (so a mostly uncertain cell stays ignored). Ties go
-    to the smaller value. Labels must lie in ``0..ignore_index``; the vote
-    keeps ``ignore_index + 1`` counters per cell, so memory is
-    O(B H W + B h w (ignore_index + 1)) and the number of classes need not be
-    known. Unlike nearest sampling, which reads one pixel per cell, the vote
-    sees every pixel.
-    """
-    b, height, width = label_map.shape
-    h, w = size
-    bins = ignore_index + 1
-    device = label_map.device
-    rows = torch.arange(height, device=device) * h // height
-    cols = torch.arange(width, device=device) * w // width
-    cell = (rows.unsqueeze(1) * w + cols.unsqueeze(0)).expand(b, height, width)
-    votes = (cell * bins + label_map.long()).reshape(b, -1)
-    counts = torch.zeros(b, h * w * bins, dtype=torch.long, device=device)
-    counts.scatter_add_(1, votes, torch.ones_like(votes))
-    return counts.view(b, h, w, bins).argmax(dim=3)
