@@ -8,8 +8,8 @@ from .cls import classification_loss
 from .dense_energy import dense_energy_loss
 from .lig import lig_classes, lig_loss
 from .lil import lil_loss, lil_loss_public
+from .local_energy import bilateral_energy_loss
 from .ptc import ptc_loss
-from .reg import bilateral_energy_loss
 from .seg import balanced_seg_loss
 
 __all__ = [

@@ -1,4 +1,6 @@
-"""Regularisation loss: a local-window bilateral (dense-CRF-like) energy on the segmentation softmax.
+"""The local-window variant of the reg loss (``method.losses.reg.formula: window``): a bilateral
+(dense-CRF-like) energy on the segmentation softmax over a small window. Neither fidelity preset uses it:
+both train with the public code's dense energy (:mod:`seco.method.losses.dense_energy`).
 
 The energy is the Potts relaxation of Tang et al., "On Regularized Losses for
 Weakly-supervised CNN Segmentation" (ECCV 2018):
