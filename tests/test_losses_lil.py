@@ -77,7 +77,7 @@ def test_public_lil_drops_both_copies_of_the_own_key_from_the_denominator():
     pool = Reservoir(capacity=8, dim=3)
     pool.push(torch.tensor([v for v, _ in older.values()]), torch.tensor([t for _, t in older.values()]))
     tags = torch.tensor([1])
-    pool_keys, pool_tags = pool.snapshot_after_push(k, tags)
+    pool_keys, pool_tags = pool.snapshot_public(k, tags)
     keys, key_tags = torch.cat([k, pool_keys]), torch.cat([tags, pool_tags])
     tau = 0.08
     loss = lil_loss_public(q, tags, keys, key_tags, tau, fired=torch.zeros(1, dtype=torch.bool))

@@ -19,7 +19,7 @@ from seco.method.prototypes import Prototypes
 from seco.method.pseudo_labels import token_label_map
 from seco.method.rectification import rectify_tags
 from seco.method.reservoir import Reservoir
-from seco.method.tags import global_tags, present_classes, public_patch_tags
+from seco.method.tags import global_tags, patch_tags_public, present_classes
 
 
 def _unit(*shape: int, seed: int) -> torch.Tensor:
@@ -50,7 +50,7 @@ def _our_lil_keys(k, tags, queue, queue_tags, ptr):
     pool = Reservoir(queue.shape[0], queue.shape[1], init="public")
     pool.load_state_dict({"keys": queue, "tags": queue_tags, "ptr": torch.tensor(ptr),
                           "filled": torch.tensor(queue.shape[0])})
-    pool_keys, pool_tags = pool.snapshot_after_push(k, tags)
+    pool_keys, pool_tags = pool.snapshot_public(k, tags)
     return torch.cat([k, pool_keys]), torch.cat([tags, pool_tags])
 
 
@@ -83,7 +83,7 @@ def test_the_issue_25_reproduction_gives_the_public_lil():
     pool = Reservoir(capacity=8, dim=8)
     pool.push(torch.randn(4, 8, generator=g), torch.tensor([1, 2, 0, 0]))
     assert not torch.equal(F.normalize(k, dim=1), k)  # normalising again would move the copy
-    pool_keys, pool_tags = pool.snapshot_after_push(k, tags)
+    pool_keys, pool_tags = pool.snapshot_public(k, tags)
     assert torch.equal(pool_keys[4:], k)
     keys, key_tags = torch.cat([k, pool_keys]), torch.cat([tags, pool_tags])
     _, fired = rectify_tags(q, tags, keys, key_tags, sigma=10.0, rule="public", tau=0.08)
@@ -128,7 +128,7 @@ def test_patch_and_global_tags_match_the_public_code():
     expected_global, expected_patch = public.tags_and_crops(mask, centres, 8, 0.2)
     present = present_classes(mask, 3)
     assert torch.equal(global_tags(present, "public"), expected_global)
-    assert torch.equal(public_patch_tags(mask, present, centres, 8, 0.2), expected_patch)
+    assert torch.equal(patch_tags_public(mask, present, centres, 8, 0.2), expected_patch)
 
 
 def test_ptc_matches_the_public_code_including_its_crop_box_on_the_token_grid():

@@ -86,11 +86,11 @@ def test_public_init_is_full_of_background_keys_normalised_across_entries():
     assert not torch.allclose(keys.norm(dim=1), torch.ones(12))
 
 
-def test_snapshot_after_push_previews_the_push_without_doing_it():
+def test_snapshot_public_previews_the_push_without_doing_it():
     pool = Reservoir(capacity=6, dim=2)
     pool.push(torch.randn(4, 2), torch.tensor([1, 2, 0, 1]))
     new_keys, new_tags = torch.randn(4, 2), torch.tensor([3, 3, -1, 0])
-    preview = pool.snapshot_after_push(new_keys, new_tags)
+    preview = pool.snapshot_public(new_keys, new_tags)
     assert pool.snapshot()[1].tolist() == [1, 2, 0, 1]  # unchanged
     pool.push(new_keys, new_tags)
     after = pool.snapshot()
@@ -113,7 +113,7 @@ def test_unit_keys_are_stored_bit_for_bit():
     assert not torch.equal(F.normalize(keys, dim=1), keys)
     tags = torch.arange(32) % 3
     pool = Reservoir(capacity=64, dim=16)
-    preview, _ = pool.snapshot_after_push(keys, tags)
+    preview, _ = pool.snapshot_public(keys, tags)
     pool.push(keys, tags)
     assert torch.equal(preview, keys) and torch.equal(pool.snapshot()[0], keys)
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from seco.method.tags import global_tags, patch_tags, present_classes, public_patch_tags, tag_agreement
+from seco.method.tags import global_tags, patch_tags, patch_tags_public, present_classes, tag_agreement
 
 U = -1  # uncertain pixel
 
@@ -75,7 +75,7 @@ def _one_patch(mask: torch.Tensor, phi: float = 0.2) -> tuple[list[int], list[in
     """Tags of the whole (1, s, s) mask as one patch: (public rule, paper rule)."""
     size = mask.shape[-1]
     centre = torch.tensor([[[size // 2, size // 2]]])
-    public = public_patch_tags(mask, present_classes(mask, 20), centre, size, phi)
+    public = patch_tags_public(mask, present_classes(mask, 20), centre, size, phi)
     return public.tolist(), patch_tags(mask, phi).tolist()
 
 
@@ -114,7 +114,7 @@ def test_the_public_rule_fills_uncertain_pixels_with_the_only_confident_class():
     mask[1, 0, 4:8] = 2
     mask[1, 3, 7] = 1
     centres = torch.tensor([[[2, 2], [2, 6]], [[2, 2], [2, 6]]])
-    tags = public_patch_tags(mask, present_classes(mask, 3), centres, 4, 0.2)
+    tags = patch_tags_public(mask, present_classes(mask, 3), centres, 4, 0.2)
     assert tags.tolist() == [2, 0, U, U]  # image 1, right patch: ids 2 and 1 -> -1
 
 

@@ -58,7 +58,7 @@ def contrast(q: Tensor, k: Tensor, tags: Tensor, labels: Tensor, out: NetOutput,
     terms: dict[str, Tensor] = {}
     public_lil = losses.lil.formula == "public"
     with phase("reservoir_prototypes"):
-        pool_keys, pool_tags = reservoir.snapshot_after_push(k, tags) if public_lil else reservoir.snapshot()
+        pool_keys, pool_tags = reservoir.snapshot_public(k, tags) if public_lil else reservoir.snapshot()
         keys, key_tags = torch.cat([k, pool_keys]), torch.cat([tags, pool_tags])
         rectified, fired = tags, torch.zeros_like(tags, dtype=torch.bool)
         if rect.enabled:

@@ -20,7 +20,7 @@ from seco.labels import UNCERTAIN
 from seco.method.augment import horizontal_flip, strong_augment, weak_augment
 from seco.method.patches import crop_patches, sample_patch_centres
 from seco.method.pseudo_labels import crop_mask, tag_mask
-from seco.method.tags import confident_class_tags, global_tags, patch_tags, present_classes, public_patch_tags
+from seco.method.tags import confident_class_tags, global_tags, patch_tags, patch_tags_public, present_classes
 from seco.profiling import phase
 
 __all__ = ["Views", "decompose"]
@@ -66,7 +66,7 @@ def decompose(images: Tensor, cam: Tensor, labels: Tensor, crop_box: Tensor, cfg
         content = crop_mask(crop_box, *images.shape[-2:]) if dec.centres == "content" else None
         centres = sample_patch_centres(mask == UNCERTAIN, dec.num_patches, dec.border_margin, generator, content)
         if dec.patch_tags == "public":
-            tags = public_patch_tags(mask, present, centres, dec.patch_size, dec.phi)
+            tags = patch_tags_public(mask, present, centres, dec.patch_size, dec.phi)
         else:
             tags = patch_tags(crop_patches(mask, centres, dec.patch_size), dec.phi)
         if dec.class_tag_thr is not None:

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from seco.labels import UNCERTAIN
 
-__all__ = ["RULES", "public_positive_logits", "rectify_tags", "same_tag_pairs"]
+__all__ = ["RULES", "positive_logits_public", "rectify_tags", "same_tag_pairs"]
 
 RULES = ("paper", "public")
 
@@ -17,7 +17,7 @@ def same_tag_pairs(tags: Tensor, key_tags: Tensor) -> Tensor:
     return (tags.unsqueeze(1) == key_tags.unsqueeze(0)) & (tags != UNCERTAIN).unsqueeze(1)
 
 
-def public_positive_logits(q: Tensor, tags: Tensor, keys: Tensor, key_tags: Tensor, tau: float) -> Tensor:
+def positive_logits_public(q: Tensor, tags: Tensor, keys: Tensor, key_tags: Tensor, tau: float) -> Tensor:
     """The public code's masked logits (N, M): ``(q_i . k_j - max_j q_i . k_j) / tau`` on same-tag pairs, 0 elsewhere.
 
     Rows tagged -1 are all zero. Shared by the public rectification and the
@@ -39,7 +39,7 @@ def rectify_tags(q: Tensor, tags: Tensor, keys: Tensor, key_tags: Tensor, sigma:
     sigma`` the tag becomes -1 (uncertain).
 
     ``rule='public'`` (the public code, exactly): on the row of
-    :func:`public_positive_logits` (shifted logits, 0 off the positives) the
+    :func:`positive_logits_public` (shifted logits, 0 off the positives) the
     mean ``m`` is taken over all M keys; the tag becomes 0 (background) when
     ``#{entries < m} / (#{entries >= m} + 1e-6) > sigma``. As the entries
     are <= 0 and the M - |R_+| zeros are all >= m, this needs ``N_v > sigma
@@ -55,7 +55,7 @@ def rectify_tags(q: Tensor, tags: Tensor, keys: Tensor, key_tags: Tensor, sigma:
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
     if rule == "public":
-        logits = public_positive_logits(q, tags, keys, key_tags, tau)
+        logits = positive_logits_public(q, tags, keys, key_tags, tau)
         mean = logits.mean(dim=1, keepdim=True)
         below, above = (logits < mean).sum(dim=1), (logits >= mean).sum(dim=1)
         fired = below / (above + 1e-6) > sigma

@@ -122,8 +122,9 @@ class Reservoir(nn.Module):
         return self.keys[: self._held], self.tags[: self._held]
 
     @torch.no_grad()
-    def snapshot_after_push(self, keys: Tensor, tags: Tensor) -> tuple[Tensor, Tensor]:
-        """What :meth:`snapshot` would return after ``push(keys, tags)``, without pushing.
+    def snapshot_public(self, keys: Tensor, tags: Tensor) -> tuple[Tensor, Tensor]:
+        """What :meth:`snapshot` would return after ``push(keys, tags)``, without pushing: the public
+        code's variant of :meth:`snapshot` (``lil.formula: public``).
 
         The public code's LiL reads the queue after the current keys entered it
         (so they appear twice among its keys: as this step's keys and in the queue,

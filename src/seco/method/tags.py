@@ -11,7 +11,7 @@ Two rules (``DecompositionConfig.patch_tags`` / ``global_tags``):
 * ``paper`` (:func:`patch_tags`, :func:`global_tags`): pixels are counted; the
   foreground fraction is compared with phi; a global view without a confident
   class is uncertain.
-* ``public`` (:func:`public_patch_tags`, :func:`global_tags`): the public
+* ``public`` (:func:`patch_tags_public`, :func:`global_tags`): the public
   code's arithmetic, kept exactly: pixels outside the crop count as
   background, uncertain pixels count as target, the background test compares
   the *sum of class ids* (uncertain = 1) with ``phi * h * w``, in an image with
@@ -27,7 +27,7 @@ from torch import Tensor
 from seco.labels import IGNORE_INDEX, UNCERTAIN
 from seco.method.patches import crop_patches
 
-__all__ = ["confident_class_tags", "global_tags", "patch_tags", "present_classes", "public_patch_tags", "tag_agreement"]
+__all__ = ["confident_class_tags", "global_tags", "patch_tags", "patch_tags_public", "present_classes", "tag_agreement"]
 
 
 def _single_id(patches: Tensor) -> Tensor:
@@ -110,7 +110,7 @@ def global_tags(present: Tensor, rule: str) -> Tensor:
     return torch.where(count == 1, single, torch.where(count == 0, none, UNCERTAIN))
 
 
-def public_patch_tags(mask: Tensor, present: Tensor, centres: Tensor, size: int, phi: float) -> Tensor:
+def patch_tags_public(mask: Tensor, present: Tensor, centres: Tensor, size: int, phi: float) -> Tensor:
     """Patch tags by the public code's rule (``patch_tags: public``), exactly.
 
     From the tag mask (B,H,W; ids, 0, -1, 255): outside-crop pixels become

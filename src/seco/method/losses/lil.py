@@ -7,7 +7,7 @@ from torch import Tensor
 
 from seco.labels import UNCERTAIN
 from seco.method.masked_mean import masked_mean
-from seco.method.rectification import public_positive_logits, same_tag_pairs
+from seco.method.rectification import positive_logits_public, same_tag_pairs
 
 __all__ = ["lil_loss", "lil_loss_public"]
 
@@ -43,7 +43,7 @@ def lil_loss_public(q: Tensor, tags: Tensor, keys: Tensor, key_tags: Tensor, tau
     """The public code's LiL, term for term (``lil.formula: public``).
 
     With ``P`` the masked shifted logits of
-    :func:`~seco.method.rectification.public_positive_logits` (rows of
+    :func:`~seco.method.rectification.positive_logits_public` (rows of
     rectified queries, ``fired``, set to 0) and ``L`` the shifted logits with
     rows tagged -1 and columns of keys tagged -1 set to 0:
 
@@ -62,7 +62,7 @@ def lil_loss_public(q: Tensor, tags: Tensor, keys: Tensor, key_tags: Tensor, tau
             reservoir after they were pushed into it (they appear twice).
         fired: (N,) bool, the queries the public rectification fired on.
     """
-    positive_logits = public_positive_logits(q, tags, keys, key_tags, tau_l)
+    positive_logits = positive_logits_public(q, tags, keys, key_tags, tau_l)
     positive_logits = torch.where(fired.unsqueeze(1), torch.zeros_like(positive_logits), positive_logits)
     logits = q @ keys.to(q).T / tau_l
     logits = logits - logits.amax(dim=1, keepdim=True).detach()
