@@ -11,6 +11,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from seco.atomic import atomic_write
 from seco.config.errors import ConfigError
+from seco.config.projection import projection_width
 from seco.config.schema import Config
 from seco.config.validate import validate
 
@@ -59,25 +60,10 @@ def config_diff(stored: dict[str, Any], cfg: Config) -> dict[str, tuple[Any, Any
     diff = {key: (old.get(key), new.get(key)) for key in sorted(old.keys() | new.keys())
             if old.get(key, missing) != new.get(key, missing)}
     if "model.proj_dim" in diff:
-        width = _projection_width(old)
-        if width is not None and width == _projection_width(new):
+        width = projection_width(old)
+        if width is not None and width == projection_width(new):
             del diff["model.proj_dim"]
     return diff
-
-
-def _projection_width(leaves: dict[str, Any]) -> int | None:
-    """The width of q (eq. 2) that a config's leaves build: ``model.proj_dim``, or for 0 the encoder's
-    (None when the encoder cannot be built here, e.g. a name this timm does not know)."""
-    from seco.model.backbone import encoder_width  # the model package imports this module
-
-    if leaves.get("model.proj_dim"):
-        return int(leaves["model.proj_dim"])
-    prefix = "model.kwargs."
-    kwargs = {key[len(prefix):]: value for key, value in leaves.items() if key.startswith(prefix)}
-    try:
-        return encoder_width(str(leaves.get("model.name")), kwargs)
-    except (RuntimeError, TypeError, ValueError):
-        return None
 
 
 def config_from_dict(data: dict[str, Any]) -> Config:

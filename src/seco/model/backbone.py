@@ -24,6 +24,7 @@ from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
 from seco.config import ConfigError
+from seco.config.projection import encoder_width
 from seco.model.class_token import class_token_block, class_token_block_applies
 from seco.model.hub import pretrained_file
 from seco.model.token_embed import TokenEmbed, install_token_embed
@@ -145,13 +146,6 @@ class ViTEncoder(nn.Module):
         if size != (height, width):
             images = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
         return images
-
-
-def encoder_width(name: str, kwargs: dict | None = None) -> int:
-    """The token width D of the timm ViT ``name`` built with ``kwargs``, read off a copy on the meta device
-    (no memory, no weights, no download)."""
-    with torch.device("meta"):
-        return int(timm.create_model(name, pretrained=False, num_classes=0, **(kwargs or {})).embed_dim)
 
 
 def build_encoder(
