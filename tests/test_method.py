@@ -78,3 +78,11 @@ def test_a_full_supervision_checkpoint_written_before_resumes(tiny_cfg: Config) 
     supervised = SupervisedMethod()
     supervised.load_state_dict(supervised.stored_state(old_state))
     assert _seco(tiny_cfg).stored_state(old_state) is old_state
+
+
+def test_an_exclusive_start_is_announced_where_the_loss_switches_on(tiny_cfg: Config) -> None:
+    """Under ``start_inclusive: false`` (the public preset) LiG and LiL at start 4 are first on at iteration 5."""
+    cfg = apply_overrides(tiny_cfg, ["method.losses.start_inclusive=false", "method.losses.lig.start_iter=4",
+                                     "method.losses.lil.start_iter=4", "method.losses.reg.enabled=false"])
+    starts = _seco(cfg).loss_starts(20)
+    assert starts[5] == ["LiG", "LiL"] and 4 not in starts

@@ -46,9 +46,10 @@ def loss_starts(losses: LossesConfig, iterations: int) -> dict[int, list[str]]:
     (``{150: ["LiG", "LiL", "PTC"]}``).
 
     Derived from :func:`active_weights`, so it is the schedule the step
-    follows. Iteration 0 lists the losses on from the start.
+    follows. Iteration 0 lists the losses on from the start; under
+    ``start_inclusive: false`` a loss is announced at ``start_iter + 1``, where it switches on.
     """
-    starts = sorted({0} | {getattr(losses, n).start_iter for n in LOSS_NAMES})
+    starts = sorted({0} | {first_iteration(losses, n) for n in LOSS_NAMES})
     events: dict[int, list[str]] = {}
     for start in (s for s in starts if s < iterations):
         before = set(active_weights(losses, start - 1)) if start > 0 else set()
