@@ -268,7 +268,7 @@ def run_scale(s: ScaleSettings, variants: Sequence[str], out: Path, overrides: S
     run = _ScaleRun(s, variants, out, overrides, grid)
     print(run.plan_line(), flush=True)
     run.out.mkdir(parents=True, exist_ok=True)
-    with JobPool(run.res.procs, s.device) as pool:  # the workers start while the start and the data are made
+    with JobPool(run.res.procs) as pool:  # the workers start while the start and the data are made
         run.prepare(progress)
         return run.train(pool, poll)
 

@@ -106,12 +106,11 @@ def read_status(log: Path) -> JobStatus:
     return status
 
 
-def _init_worker(device: str) -> None:
-    """One thread per process (the cores are shared out as processes); TF32 matmuls for evaluation on CUDA."""
+def _init_worker() -> None:
+    """One thread per process (the cores are shared out as processes). No TF32: the runs train under bf16
+    autocast already, and what stays in float32 on purpose (the dense energy's pairwise distances, eq. of reg)
+    must keep float32's precision, as in any other ``seco train``."""
     torch.set_num_threads(1)
-    if device == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
 
 
 def _run_job(job: Job, overrides: Sequence[str], grid: Sequence[float], select_images: int) -> VariantRun:
@@ -171,10 +170,10 @@ def _ready() -> None:
 class JobPool:
     """Spawned worker processes, started (and importing torch) on entry, while the caller still prepares."""
 
-    def __init__(self, procs: int, device: str) -> None:
+    def __init__(self, procs: int) -> None:
         self.procs = procs
         self.executor = ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=_init_worker, initargs=(device,))
+                                            initializer=_init_worker)
 
     def __enter__(self) -> JobPool:
         for _ in range(self.procs):
