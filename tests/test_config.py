@@ -286,7 +286,7 @@ IMPOSSIBLE = [
     ("method.losses.lig.weight=-1", "method.losses.lig.weight"),
     ("method.losses.tau_l=0", "method.losses.tau_l"),
     ("method.losses.reg.window=4", "method.losses.reg.window"),
-    ("method.losses.reg.kernel=lattice", "method.losses.reg.kernel"),
+    ("method.losses.reg.kernel=bogus", "method.losses.reg.kernel"),
     ("out_dir=''", "out_dir"),
     ("method.fidelity=exact", "method.fidelity"),
     ("method.losses.lil.formula=both", "method.losses.lil.formula"),
@@ -313,7 +313,7 @@ def test_a_switch_declares_its_values_on_its_field_and_a_bad_one_is_named_with_t
     from seco.config import Config, switch_choices
 
     switches = switch_choices(Config)
-    assert switches["method.losses.reg.kernel"] == ("auto", "blocked", "sdpa")
+    assert switches["method.losses.reg.kernel"] == ("auto", "blocked", "sdpa", "lattice")
     assert switches["data.format"] == ("synthetic", "voc", "coco", "folder")
     assert "method.losses.reg.sigma_rgb" not in switches and len(switches) > 20
     with pytest.raises(ConfigError) as caught:

@@ -79,8 +79,8 @@ def test_auto_kernel_is_the_devices_choice_and_unknown_kernels_are_refused():
     chosen = AUTO_KERNEL["cpu"]
     assert torch.equal(dense_bilateral_filter(values, rgb, 15.0, 25.0, kernel="auto"),
                        dense_bilateral_filter(values, rgb, 15.0, 25.0, kernel=chosen))
-    with pytest.raises(ValueError, match="lattice"):
-        dense_bilateral_filter(values, rgb, 15.0, 25.0, kernel="lattice")
+    with pytest.raises(ValueError, match="'bogus'; one of auto, blocked, sdpa, lattice"):
+        dense_bilateral_filter(values, rgb, 15.0, 25.0, kernel="bogus")
 
 
 def test_gated_energy_and_gradient_agree_between_kernels():

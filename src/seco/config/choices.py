@@ -32,7 +32,7 @@ def choice(default: str, allowed: tuple[str, ...]) -> Any:
 def switch_choices(schema: type) -> dict[str, tuple[str, ...]]:
     """Dotted key -> allowed values of every :func:`choice` field of the dataclass ``schema`` and its sections.
 
-    ``switch_choices(Config)["method.losses.reg.kernel"]`` is ``("auto", "blocked", "sdpa")``.
+    ``switch_choices(Config)["method.losses.reg.kernel"]`` is ``("auto", "blocked", "sdpa", "lattice")``.
     """
     types = typing.get_type_hints(schema)
     found: dict[str, tuple[str, ...]] = {}

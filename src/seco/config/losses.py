@@ -80,7 +80,9 @@ class RegLossConfig(LossTerm):
     ``scale``. ``formula='window'``: the mean Potts energy over a ``window``.
     ``kernel`` computes the public formula's dense Gaussian sum: ``blocked``
     (blocks of the pair matrix, the reference), ``sdpa`` (as attention, within
-    1e-4 of it) or ``auto`` (the device's fastest measured; docs/performance.md).
+    1e-4 of it), ``lattice`` (the public code's permutohedral approximation,
+    O(N), not exact) or ``auto`` (the device's fastest measured exact kernel;
+    docs/performance.md).
     """
 
     sigma_rgb: float = 15.0
@@ -88,7 +90,7 @@ class RegLossConfig(LossTerm):
     scale: float = 0.5
     window: int = 5
     formula: str = choice("public", ("public", "window"))
-    kernel: str = choice("auto", ("auto", "blocked", "sdpa"))
+    kernel: str = choice("auto", ("auto", "blocked", "sdpa", "lattice"))
 
 
 @dataclass

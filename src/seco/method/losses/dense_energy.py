@@ -12,14 +12,18 @@ image, so ``sigma_xy`` shrinks with the scale)::
 with the gate ``g = 1 - max_c S_c`` inside the crop, 1 where the pseudo label
 is ignored (255) and 0 elsewhere; no gradient flows through the gate. The
 public code evaluates ``W S`` with a C++ permutohedral-lattice filter, an
-approximation of this Gaussian sum; here it is computed exactly, by one of two
-kernels (``method.losses.reg.kernel``): ``blocked`` exponentiates blocks of rows
-of the pair matrix (the reference), ``sdpa`` runs the same sum as
+approximation of this Gaussian sum; here it is computed exactly by default, by
+one of two kernels (``method.losses.reg.kernel``): ``blocked`` exponentiates
+blocks of rows of the pair matrix (the reference), ``sdpa`` runs the same sum as
 ``F.scaled_dot_product_attention``, which never holds the pair matrix (within
-4e-5 relative of ``blocked``; a test compares them). ``auto`` takes the one
-measured fastest on the device: ``blocked`` on a CPU (7x faster than ``sdpa``
-on the demo's 24 x 24 maps); a GPU has not been measured yet, so ``blocked``
-there too (docs/performance.md).
+4e-5 relative of ``blocked``; a test compares them). ``lattice`` is the public
+code's approximation, a permutohedral lattice in O(N) instead of O(N^2)
+(:mod:`seco.method.permutohedral`): its energy is about half the exact one
+(0.43-0.50 measured; the C++ filter's scaling too) and its gradient, rescaled,
+within 11-14 % of the exact gradient (docs/performance.md). ``auto`` takes the one measured fastest on
+the device among the exact kernels: ``blocked`` on a CPU (7x faster than
+``sdpa`` on the demo's 24 x 24 maps); a GPU has not been measured yet, so
+``blocked`` there too (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from seco.config import RegLossConfig, switch_choices
 from seco.labels import IGNORE_INDEX
+from seco.method.permutohedral import permutohedral_filter
 
 __all__ = ["KERNELS", "PUBLIC_REG_SCALE", "dense_bilateral_filter", "dense_energy_loss"]
 
@@ -60,6 +65,9 @@ def dense_bilateral_filter(values: Tensor, rgb255: Tensor, sigma_rgb: float, sig
     of rows in place and multiplies them with V, so memory stays bounded and
     each block is touched twice; weights below ``exp(-80)`` are rounded up to
     it, which changes no sum visibly. ``kernel='sdpa'``: :func:`_filter_sdpa`.
+    ``kernel='lattice'``: the permutohedral approximation (not exact: its
+    kernel's self weight, tails and symmetry differ, :mod:`seco.method.permutohedral`),
+    with the features in the public code's order ``(x, y, r, g, b)``.
     ``auto``: the device's entry of :data:`AUTO_KERNEL`.
     It always runs in float32, also under bf16 autocast: the exponent is a
     difference of squared norms in the hundreds, which bf16's 8 bits would ruin.
@@ -68,23 +76,36 @@ def dense_bilateral_filter(values: Tensor, rgb255: Tensor, sigma_rgb: float, sig
         values: (B, C, h, w) the maps to filter.
         rgb255: (B, 3, h, w) colours in 0..255.
         sigma_rgb, sigma_xy: bandwidths in colour levels and in pixels.
-        kernel: ``auto``, ``blocked`` or ``sdpa`` (``method.losses.reg.kernel``).
+        kernel: ``auto``, ``blocked``, ``sdpa`` or ``lattice`` (``method.losses.reg.kernel``).
 
     Returns:
         (B, C, h, w) filtered maps, float32.
     """
     if kernel not in KERNELS:
         raise ValueError(f"unknown dense filter kernel {kernel!r}; one of {', '.join(KERNELS)}")
+    if kernel == "auto":
+        kernel = AUTO_KERNEL.get(values.device.type, "blocked")
     with torch.autocast(values.device.type, enabled=False):
-        sdpa = AUTO_KERNEL.get(values.device.type, "blocked") == "sdpa" if kernel == "auto" else kernel == "sdpa"
-        left, right = _exponent_factors(rgb255, sigma_rgb, sigma_xy, centred=sdpa)
         flat = values.float().flatten(2).transpose(1, 2)  # (B, P, C)
-        out = _filter_sdpa(left, right, flat) if sdpa else _filter_blocked(left, right, flat)
+        features = _features(rgb255, sigma_rgb, sigma_xy)
+        if kernel == "lattice":
+            out = permutohedral_filter(flat, features[..., [1, 0, 2, 3, 4]])
+        else:
+            left, right = _exponent_factors(features, centred=kernel == "sdpa")
+            out = _filter_sdpa(left, right, flat) if kernel == "sdpa" else _filter_blocked(left, right, flat)
     return out.transpose(1, 2).reshape(values.shape)
 
 
-def _exponent_factors(rgb255: Tensor, sigma_rgb: float, sigma_xy: float,
-                      centred: bool = False) -> tuple[Tensor, Tensor]:
+def _features(rgb255: Tensor, sigma_rgb: float, sigma_xy: float) -> Tensor:
+    """(B, P, 5) ``f = (y / sigma_xy, x / sigma_xy, rgb / sigma_rgb)`` of every pixel."""
+    batch, _, height, width = rgb255.shape
+    rows, cols = torch.meshgrid(torch.arange(height, device=rgb255.device),
+                                torch.arange(width, device=rgb255.device), indexing="ij")
+    position = torch.stack([rows, cols]).float().expand(batch, 2, height, width) / sigma_xy
+    return torch.cat([position, rgb255.float() / sigma_rgb], dim=1).flatten(2).transpose(1, 2)
+
+
+def _exponent_factors(features: Tensor, centred: bool = False) -> tuple[Tensor, Tensor]:
     """(B, P, 7) factors whose row products are the exponents ``-|f_i - f_j|^2 / 2``.
 
     ``centred``: the features are centred on each image's mean first, which
@@ -92,11 +113,6 @@ def _exponent_factors(rgb255: Tensor, sigma_rgb: float, sigma_xy: float,
     difference the product takes, small (float32 keeps more of the exponent's
     digits); the blocked reference keeps them as they are.
     """
-    batch, _, height, width = rgb255.shape
-    rows, cols = torch.meshgrid(torch.arange(height, device=rgb255.device),
-                                torch.arange(width, device=rgb255.device), indexing="ij")
-    position = torch.stack([rows, cols]).float().expand(batch, 2, height, width) / sigma_xy
-    features = torch.cat([position, rgb255.float() / sigma_rgb], dim=1).flatten(2).transpose(1, 2)  # (B, P, 5)
     if centred:
         features = features - features.mean(dim=1, keepdim=True)
     half_norm = -0.5 * features.pow(2).sum(dim=2, keepdim=True)
