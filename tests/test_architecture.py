@@ -6,6 +6,7 @@ Every ``import`` in ``src/seco`` counts, also those inside functions (a lazy imp
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,14 @@ def test_the_graph_sees_lazy_and_relative_imports() -> None:
     """The checks above are only as good as the graph: it must see an import inside a function and a relative one."""
     assert "seco.synthetic.cache" in GRAPH["seco.data.build"]  # imported inside a function
     assert "seco.method.losses.lil" in GRAPH["seco.method.losses"]  # `from .lil import ...`
+
+
+def test_the_config_loads_without_torch() -> None:
+    """The command line reads the config before any model exists: importing it must not load torch or timm."""
+    import subprocess
+    import sys
+
+    probe = "import sys, seco.config; print(sorted(m for m in ('torch', 'timm') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(SRC)})
+    assert done.stdout.strip() == "[]"

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import timm
-import torch
-
 __all__ = ["encoder_width", "projection_width"]
 
 
 def encoder_width(name: str, kwargs: dict | None = None) -> int:
-    """The token width D of the timm ViT ``name`` built with ``kwargs``, read off a copy on the meta device."""
+    """The token width D of the timm ViT ``name`` built with ``kwargs``, read off a copy on the meta device.
+
+    torch and timm are imported here, not with the module: ``seco.config`` is read by the command line before any
+    model exists, and loading them costs seconds."""
+    import timm
+    import torch
+
     with torch.device("meta"):
         return int(timm.create_model(name, pretrained=False, num_classes=0, **(kwargs or {})).embed_dim)
 
