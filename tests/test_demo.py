@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from seco.bench.demo import demo_configs
-from seco.cli import main
-from seco.config import config_diff, to_dict
+from seco.cli import _build_parser, main
+from seco.config import config_diff, load_config, to_dict
 from support import tensorboard_events, tiny_overrides
 
 
@@ -39,6 +39,26 @@ def test_the_baseline_is_the_same_config_with_the_baselines_losses_off(synthetic
     assert set(changed) == {"name", "out_dir", *(f"method.losses.{n}.enabled" for n in ("ptc", "lig", "lil", "seg",
                                                                                        "reg"))}
     assert all(changed[f"method.losses.{n}.enabled"] == (True, False) for n in ("ptc", "lig", "lil", "seg", "reg"))
+
+
+def test_the_demo_config_is_the_synthetic_one_at_half_the_batch() -> None:
+    """``seco demo`` runs configs/demo.yaml: synthetic.yaml's data, model, method and loss starts, with half the
+    batch, a shorter schedule and the reservoir still holding 8 steps of keys."""
+    assert _build_parser().parse_args(["demo"]).config == "demo"
+    demo, synthetic = load_config("demo"), load_config("synthetic")
+    changed = config_diff(to_dict(synthetic), demo)
+    assert set(changed) == {"name", "train.batch_size", "train.iterations", "method.reservoir.capacity"}
+    assert demo.train.batch_size * 2 == synthetic.train.batch_size
+
+    def steps_held(cfg):
+        views = cfg.method.decomposition.num_patches + cfg.method.decomposition.num_global
+        return cfg.method.reservoir.capacity / (cfg.train.batch_size * views)
+
+    assert steps_held(demo) == steps_held(synthetic) == 8
+    losses = demo.method.losses
+    starts = [losses.ptc.start_iter, losses.lig.start_iter, losses.lil.start_iter, losses.seg.start_iter,
+              losses.reg.start_iter, demo.method.decomposition.tag_switch_iter]
+    assert max(starts) < demo.train.iterations  # every loss and the tag switch still happen
 
 
 def test_demo_prints_both_runs_the_table_and_a_sentence_of_its_numbers(demo: tuple[Path, str]) -> None:

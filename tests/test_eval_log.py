@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from seco.config import Config, apply_overrides
 from seco.engine.checkpoint import Checkpoint
 from seco.engine.train import train
 from seco.evaluation.eval_log import untouched_training
+from seco.evaluation.run_report import OVERLAYS
 from support import tensorboard_events
 
 
@@ -67,3 +69,5 @@ def test_seco_train_logs_its_final_evaluation_at_the_last_iteration(tiny_cfg: Co
     assert {tag: scalars[tag] for tag in ("val/cam_miou", "val/mask_miou", "val/seg_miou")} == {
         "val/cam_miou": [2], "val/mask_miou": [2], "val/seg_miou": [2]}
     assert [step for step, _, _ in images["val/overlays"]] == [2]
+    with Image.open(Path(tiny_cfg.out_dir) / OVERLAYS) as grid:  # the report's grid, logged as drawn there
+        assert images["val/overlays"][0][1:] == (grid.height, grid.width)

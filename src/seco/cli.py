@@ -119,7 +119,7 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="train and report this one run only (seco: the single-run demo)")
     demo.add_argument("--fresh", action="store_true", help="train again instead of reusing the runs in the folder")
     demo.add_argument("--allow-config-change", action="store_true", help=ALLOW_CHANGE_HELP)
-    _add_config_args(demo)
+    _add_config_args(demo, default="demo")
 
     train = _command(sub, "train", "train SeCo or an ablation")
     train.add_argument("--fresh", action="store_true", help="do not resume from OUT/last.pt")

@@ -28,11 +28,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from seco.config import Config
 from seco.data import voc_palette
 from seco.engine.logger import ScalarLogger
 from seco.evaluation.evaluate import Evaluation, default_outputs, evaluate
+from seco.evaluation.run_report import OVERLAYS
 from seco.report.plots import cam_grid_figure, figure_rgb
 from seco.report.tables import BLOCK_TITLES, split_label
 
@@ -55,16 +57,21 @@ def untouched_training(net: torch.nn.Module) -> Iterator[None]:
         net.train(was_training)
 
 
-def log_evaluation(logger: ScalarLogger, evaluation: Evaluation, class_names: Sequence[str], step: int) -> None:
-    """The mIoU of every block of ``evaluation`` and the grid of its overlay samples, at ``step``."""
+def log_evaluation(logger: ScalarLogger, evaluation: Evaluation, class_names: Sequence[str], step: int,
+                   overlays: np.ndarray | None = None) -> None:
+    """The mIoU of every block of ``evaluation`` and the grid of its overlay samples, at ``step``.
+
+    ``overlays``, when given, is that grid already drawn (HxWx3 uint8), logged as it is.
+    """
     doc = evaluation.document
     split = doc["split"]
     logger.log({f"{split}/{block}_miou": metrics["miou"] for block, metrics in doc["results"].items()
                 if metrics["miou"] is not None}, step)
-    if evaluation.samples:
+    if evaluation.samples and overlays is None:
         title = f"iteration {step}: {split_label(doc)}, first {len(evaluation.samples)} images"
-        figure = cam_grid_figure(evaluation.samples, class_names, voc_palette(256), title=title)
-        logger.image(f"{split}/overlays", figure_rgb(figure), step)
+        overlays = figure_rgb(cam_grid_figure(evaluation.samples, class_names, voc_palette(256), title=title))
+    if overlays is not None:
+        logger.image(f"{split}/overlays", overlays, step)
 
 
 def summary_line(evaluation: Evaluation) -> str:
@@ -90,9 +97,19 @@ def evaluate_during_training(net: torch.nn.Module, cfg: Config, class_names: Seq
 
 
 def log_final_evaluation(run_dir: Path, evaluation: Evaluation, class_names: Sequence[str], iteration: int) -> None:
-    """The evaluation that follows training, into the run's TensorBoard at its last ``iteration``."""
+    """The evaluation that follows training, into the run's TensorBoard at its last ``iteration``.
+
+    Called after :func:`~seco.evaluation.run_report.write_run_report` wrote the report into ``run_dir``: its
+    overlay grid (:data:`~seco.evaluation.run_report.OVERLAYS`) is logged as drawn there, not drawn again
+    (a grid of a few images and every class takes seconds of matplotlib layout on the CPU).
+    """
+    grid = Path(run_dir) / OVERLAYS
+    overlays = None
+    if evaluation.samples and grid.is_file():
+        with Image.open(grid) as png:
+            overlays = np.asarray(png.convert("RGB"))
     logger = ScalarLogger(Path(run_dir) / "tb")
     try:
-        log_evaluation(logger, evaluation, class_names, iteration)
+        log_evaluation(logger, evaluation, class_names, iteration, overlays)
     finally:
         logger.close()

@@ -27,7 +27,10 @@ from seco.report.plots import (
 from seco.report.report import write_report
 from seco.report.tables import BLOCK_TITLES, cam_inference_line, format_console_table, split_label
 
-__all__ = ["console_tables", "write_run_report"]
+__all__ = ["OVERLAYS", "console_tables", "write_run_report"]
+
+OVERLAYS = Path("figures") / "cam_overlays.png"
+"""Where :func:`write_run_report` puts the CAM overlay grid, inside its ``out_dir``."""
 
 
 def write_run_report(trained: Trained, evaluation: Evaluation, out_dir: Path) -> str:
@@ -44,7 +47,7 @@ def write_run_report(trained: Trained, evaluation: Evaluation, out_dir: Path) ->
     if evaluation.samples:
         title = f"CAM overlays ({label})"
         figures[title] = cam_grid(evaluation.samples, trained.class_names, voc_palette(256),
-                                  figures_dir / "cam_overlays.png", title=title)
+                                  out_dir / OVERLAYS, title=title)
     for block, metrics in doc["results"].items():
         title = f"Per-class IoU, {BLOCK_TITLES.get(block, block)} ({label})"
         figures[title] = per_class_iou_bars(metrics, figures_dir / f"iou_{block}.png", title=title)

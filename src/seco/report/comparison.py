@@ -118,5 +118,5 @@ def one_run_sentence(base_name: str, base: Mapping[str, Any], other_name: str, o
     seed = other.get("meta", {}).get("seed")
     run = f"This one run (seed {seed})" if seed is not None else "This one run"
     return (f"{run} shows {other_name} {' and '.join(changes)} against the {base_name} from the same start; "
-            "one seed cannot tell that from the spread between seeds, which the 5-seed table in docs/results.md "
-            "measures.")
+            "one seed cannot tell that from the spread between seeds, which `seco bench ablation --seeds 5` "
+            "measures (docs/results.md holds its table for the synthetic config).")
