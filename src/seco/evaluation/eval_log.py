@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from seco.config import Config
 from seco.data import voc_palette
+from seco.data.files import read_image
 from seco.engine.logger import ScalarLogger
 from seco.evaluation.evaluate import Evaluation, default_outputs, evaluate
 from seco.evaluation.run_report import OVERLAYS
@@ -104,10 +104,7 @@ def log_final_evaluation(run_dir: Path, evaluation: Evaluation, class_names: Seq
     (a grid of a few images and every class takes seconds of matplotlib layout on the CPU).
     """
     grid = Path(run_dir) / OVERLAYS
-    overlays = None
-    if evaluation.samples and grid.is_file():
-        with Image.open(grid) as png:
-            overlays = np.asarray(png.convert("RGB"))
+    overlays = read_image(grid) if evaluation.samples and grid.is_file() else None
     logger = ScalarLogger(Path(run_dir) / "tb")
     try:
         log_evaluation(logger, evaluation, class_names, iteration, overlays)
